@@ -1,0 +1,168 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+)
+
+// ErrStopped is returned by [Group.Spawn] once the group has been stopped.
+var ErrStopped = errors.New("actor: group stopped")
+
+// PanicError is the error of an actor whose function panicked. The panic is
+// recovered so that one broken actor does not take the process down.
+type PanicError struct {
+	Name  string // the name given to Spawn
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("actor: %s panicked: %v", e.Name, e.Value)
+}
+
+// Group owns a set of goroutines: it starts them, tells them to stop, and
+// waits for them. Every goroutine in chanio is started by a Group.
+//
+// The zero Group is not usable; call [NewGroup].
+type Group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	onExit func(name string, err error)
+
+	mu     sync.Mutex
+	sealed bool
+	active int
+	idle   chan struct{} // closed once sealed and active == 0
+}
+
+// NewGroup returns a running group. onExit, if not nil, is called on the
+// exiting goroutine with the name and error of every actor that returns a
+// non-nil error or panics; it must not block.
+func NewGroup(onExit func(name string, err error)) *Group {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Group{ctx: ctx, cancel: cancel, onExit: onExit, idle: make(chan struct{})}
+}
+
+// Actor is a handle on one goroutine started by [Group.Spawn].
+type Actor struct {
+	done chan struct{}
+	err  error
+}
+
+// Done is closed when the actor's function has returned.
+func (a *Actor) Done() <-chan struct{} { return a.done }
+
+// Err waits for the actor to end and returns what its function returned, or
+// a [*PanicError] if it panicked.
+func (a *Actor) Err() error {
+	<-a.done
+	return a.err
+}
+
+// Spawn starts fn on a new goroutine owned by g. The context passed to fn
+// is cancelled when the group stops; fn should return soon after. Spawn
+// returns [ErrStopped] and starts nothing once the group has been sealed or
+// stopped.
+func (g *Group) Spawn(name string, fn func(ctx context.Context) error) (*Actor, error) {
+	a := &Actor{done: make(chan struct{})}
+	if err := g.start(name, fn, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Go is Spawn without a handle, for goroutines whose end only the group
+// waits for.
+func (g *Group) Go(name string, fn func(ctx context.Context) error) error {
+	return g.start(name, fn, nil)
+}
+
+func (g *Group) start(name string, fn func(ctx context.Context) error, a *Actor) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sealed {
+		return ErrStopped
+	}
+	g.active++
+	go g.run(name, fn, a)
+	return nil
+}
+
+func (g *Group) run(name string, fn func(ctx context.Context) error, a *Actor) {
+	var err error
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Name: name, Value: v, Stack: debug.Stack()}
+		}
+		if err != nil && g.onExit != nil {
+			g.onExit(name, err)
+		}
+		if a != nil {
+			a.err = err
+			close(a.done)
+		}
+		g.mu.Lock()
+		g.active--
+		g.closeIdleLocked()
+		g.mu.Unlock()
+	}()
+	err = fn(g.ctx)
+}
+
+func (g *Group) closeIdleLocked() {
+	if g.sealed && g.active == 0 {
+		select {
+		case <-g.idle:
+		default:
+			close(g.idle)
+		}
+	}
+}
+
+// Context returns the context that is cancelled when the group stops.
+func (g *Group) Context() context.Context { return g.ctx }
+
+// Seal refuses new spawns but lets running actors go on, for an owner that
+// winds them down itself (a graceful shutdown) before calling Stop. It is
+// idempotent.
+func (g *Group) Seal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sealed = true
+	g.closeIdleLocked()
+}
+
+// Stop seals the group and cancels its context, asking every actor to
+// return. It does not wait; see [Group.Wait]. It is idempotent.
+func (g *Group) Stop() {
+	g.Seal()
+	g.cancel()
+}
+
+// Len returns the number of running actors.
+func (g *Group) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.active
+}
+
+// Done is closed once the group is sealed and every actor has exited.
+func (g *Group) Done() <-chan struct{} { return g.idle }
+
+// Wait returns once the group is sealed (or stopped) and every actor has
+// exited.
+func (g *Group) Wait() { <-g.idle }
+
+// WaitContext is Wait bounded by ctx: it returns ctx.Err() if ctx ends
+// first (the actors keep running).
+func (g *Group) WaitContext(ctx context.Context) error {
+	select {
+	case <-g.idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,297 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Errors returned by [Mailbox] operations.
+var (
+	ErrFull   = errors.New("actor: mailbox full")
+	ErrClosed = errors.New("actor: mailbox closed")
+)
+
+// Mailbox is a bounded FIFO queue of T from any number of senders to its
+// owner. It is bounded by a count and, optionally, by the sum of a size
+// function over its items (bytes).
+//
+// Senders choose how to meet a full mailbox: [Mailbox.TrySend] reports
+// [ErrFull] at once, [Mailbox.Send] waits for room or for its context. The
+// owner receives one item at a time with [Mailbox.Recv] or everything queued
+// at once with [Mailbox.Drain] after a wake-up on [Mailbox.Ready].
+//
+// [Mailbox.Close] stops new sends (they get [ErrClosed], never a panic);
+// receivers still get everything queued before the close, then [ErrClosed].
+type Mailbox[T any] struct {
+	mu       sync.Mutex
+	ring     []T // len(ring) is the current ring capacity, grown on demand
+	head     int
+	n        int
+	bytes    int
+	capacity int
+	maxBytes int
+	size     func(T) int
+	closed   bool
+	waiting  int           // senders blocked in Send
+	ready    chan struct{} // capacity 1; a value or a close means "look again"
+	space    chan struct{} // capacity 1, made when a sender first waits
+}
+
+// NewMailbox returns a mailbox that holds at most capacity items
+// (capacity < 1 means 1).
+func NewMailbox[T any](capacity int) *Mailbox[T] {
+	if capacity < 1 {
+		capacity = 1
+	}
+	return &Mailbox[T]{capacity: capacity, ready: make(chan struct{}, 1)}
+}
+
+// NewSizedMailbox returns a mailbox that holds at most capacity items whose
+// sizes, as measured by size, sum to at most maxBytes. An item larger than
+// maxBytes is accepted only into an empty mailbox, so that it can pass at
+// all; callers that must refuse such items check their size first.
+func NewSizedMailbox[T any](capacity, maxBytes int, size func(T) int) *Mailbox[T] {
+	m := NewMailbox[T](capacity)
+	if maxBytes > 0 && size != nil {
+		m.maxBytes, m.size = maxBytes, size
+	}
+	return m
+}
+
+// fits reports whether an item of n bytes can be queued now. Called with mu
+// held.
+func (m *Mailbox[T]) fits(n int) bool {
+	if m.n >= m.capacity {
+		return false
+	}
+	return m.maxBytes == 0 || m.n == 0 || m.bytes+n <= m.maxBytes
+}
+
+// push queues v. Called with mu held and room checked.
+func (m *Mailbox[T]) push(v T, n int) {
+	if m.n == len(m.ring) {
+		m.grow()
+	}
+	m.ring[(m.head+m.n)%len(m.ring)] = v
+	m.n++
+	m.bytes += n
+	if m.n == 1 {
+		// Signal under the lock so that Close cannot close ready between
+		// the push and the signal.
+		select {
+		case m.ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (m *Mailbox[T]) grow() {
+	size := 2 * len(m.ring)
+	if size == 0 {
+		size = 4
+	}
+	if size > m.capacity {
+		size = m.capacity
+	}
+	ring := make([]T, size)
+	for i := 0; i < m.n; i++ {
+		ring[i] = m.ring[(m.head+i)%len(m.ring)]
+	}
+	m.ring, m.head = ring, 0
+}
+
+func (m *Mailbox[T]) sizeOf(v T) int {
+	if m.size == nil {
+		return 0
+	}
+	return m.size(v)
+}
+
+// TrySend queues v without waiting. It returns [ErrFull] if the mailbox is
+// at its count or byte bound and [ErrClosed] after Close.
+func (m *Mailbox[T]) TrySend(v T) error {
+	n := m.sizeOf(v)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if !m.fits(n) {
+		return ErrFull
+	}
+	m.push(v, n)
+	return nil
+}
+
+// Send queues v, waiting while the mailbox is full. It returns ctx.Err() if
+// ctx ends first and [ErrClosed] if the mailbox is or becomes closed; in
+// both cases v was not queued.
+func (m *Mailbox[T]) Send(ctx context.Context, v T) error {
+	n := m.sizeOf(v)
+	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return ErrClosed
+		}
+		if m.fits(n) {
+			m.push(v, n)
+			if m.waiting > 0 && m.n < m.capacity {
+				// Pass the wake-up on to the next waiting sender.
+				m.signalSpace()
+			}
+			m.mu.Unlock()
+			return nil
+		}
+		if m.space == nil {
+			m.space = make(chan struct{}, 1)
+		}
+		space := m.space
+		m.waiting++
+		m.mu.Unlock()
+		var err error
+		select {
+		case <-space:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		m.mu.Lock()
+		m.waiting--
+		if err != nil {
+			m.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// signalSpace wakes one waiting sender. Called with mu held.
+func (m *Mailbox[T]) signalSpace() {
+	if m.space != nil && !m.closed {
+		select {
+		case m.space <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pop removes the oldest item. Called with mu held and m.n > 0.
+func (m *Mailbox[T]) pop() T {
+	var zero T
+	v := m.ring[m.head]
+	m.ring[m.head] = zero
+	m.head = (m.head + 1) % len(m.ring)
+	m.n--
+	m.bytes -= m.sizeOf(v)
+	return v
+}
+
+// TryRecv returns the oldest item without waiting; ok is false if the
+// mailbox is empty.
+func (m *Mailbox[T]) TryRecv() (v T, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n == 0 {
+		return v, false
+	}
+	v = m.pop()
+	m.afterRecv()
+	return v, true
+}
+
+// afterRecv wakes whoever may be waiting for the state a receive leaves.
+// Called with mu held.
+func (m *Mailbox[T]) afterRecv() {
+	if m.waiting > 0 {
+		m.signalSpace()
+	}
+	if m.n > 0 && !m.closed {
+		// Another receiver may be waiting on ready for the rest.
+		select {
+		case m.ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Recv returns the oldest item, waiting until there is one. After Close it
+// returns the items still queued and then [ErrClosed]; it returns ctx.Err()
+// if ctx ends first.
+func (m *Mailbox[T]) Recv(ctx context.Context) (T, error) {
+	for {
+		m.mu.Lock()
+		if m.n > 0 {
+			v := m.pop()
+			m.afterRecv()
+			m.mu.Unlock()
+			return v, nil
+		}
+		closed := m.closed
+		m.mu.Unlock()
+		if closed {
+			var zero T
+			return zero, ErrClosed
+		}
+		select {
+		case <-m.ready:
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+}
+
+// Ready returns a channel that receives (or is closed) whenever the mailbox
+// may have items for its owner or has been closed. A wake-up can be stale:
+// after one, call [Mailbox.Drain] or [Mailbox.TryRecv] and accept finding
+// nothing.
+func (m *Mailbox[T]) Ready() <-chan struct{} { return m.ready }
+
+// Drain appends every queued item to dst, oldest first, and returns it. It
+// never waits. It returns [ErrClosed] only when the mailbox is closed and
+// nothing was left to drain.
+func (m *Mailbox[T]) Drain(dst []T) ([]T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n == 0 {
+		if m.closed {
+			return dst, ErrClosed
+		}
+		return dst, nil
+	}
+	for m.n > 0 {
+		dst = append(dst, m.pop())
+	}
+	m.afterRecv()
+	return dst, nil
+}
+
+// Close stops the mailbox accepting items and wakes every waiting sender
+// (they return [ErrClosed]) and receiver. It is idempotent.
+func (m *Mailbox[T]) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.closed = true
+	close(m.ready)
+	if m.space != nil {
+		close(m.space)
+	}
+}
+
+// Len returns the number of queued items.
+func (m *Mailbox[T]) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n
+}
+
+// Bytes returns the summed size of the queued items (0 without a size
+// function).
+func (m *Mailbox[T]) Bytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
+}

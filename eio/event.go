@@ -1,0 +1,99 @@
+package eio
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// EventType says what an [Event] reports.
+type EventType uint8
+
+// The kinds of event. For each session (or client connection) they come in
+// this order: one EventConnect, its EventMessages, exactly one
+// EventDisconnect.
+const (
+	EventConnect EventType = iota + 1
+	EventMessage
+	EventDisconnect
+)
+
+// String returns "connect", "message" or "disconnect".
+func (t EventType) String() string {
+	switch t {
+	case EventConnect:
+		return "connect"
+	case EventMessage:
+		return "message"
+	case EventDisconnect:
+		return "disconnect"
+	}
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Event is one thing that happened to a session: it connected, it sent a
+// message, or it ended. Servers deliver them on [Server.Events], clients on
+// [Client.Events].
+type Event struct {
+	Type EventType
+	SID  string
+
+	// Data is the body of an EventMessage. It belongs to the receiver: it
+	// is not reused, and may be kept, changed or handed to Send.
+	Data []byte
+	// Binary is true when Data arrived as a binary message, false for text.
+	Binary bool
+
+	// Reason says why an EventDisconnect happened; Err, when not nil, is
+	// the error behind it (a protocol violation, an I/O error).
+	Reason Reason
+	Err    error
+
+	// Request is the handshake request of an EventConnect on the server
+	// (nil on the client). Its headers, URL and RemoteAddr stay readable;
+	// its context has ended by the time the event is read.
+	Request *http.Request
+}
+
+// Reason says why a session ended. Its String form is the reference
+// implementations' wording.
+type Reason uint8
+
+// Disconnect reasons.
+const (
+	// ReasonClientDisconnect: the peer sent a close packet ("client
+	// disconnect"). On a client, the client closed itself.
+	ReasonClientDisconnect Reason = iota + 1
+	// ReasonServerDisconnect: the server ended the session
+	// (Disconnect, Shutdown, Close); on a client, the server sent close.
+	ReasonServerDisconnect
+	// ReasonPingTimeout: no pong (server) or no ping (client) in time.
+	ReasonPingTimeout
+	// ReasonTransportClose: the connection went away without a close
+	// packet.
+	ReasonTransportClose
+	// ReasonTransportError: the peer broke the protocol or sent something
+	// over a limit; Event.Err says what.
+	ReasonTransportError
+	// ReasonSlowConsumer: the session's outbound queue passed
+	// Options.MaxQueueBytes because the peer read too slowly. chanio's
+	// own reason; the peer sees a close or a transport close.
+	ReasonSlowConsumer
+)
+
+var reasonNames = [...]string{
+	ReasonClientDisconnect: "client disconnect",
+	ReasonServerDisconnect: "server disconnect",
+	ReasonPingTimeout:      "ping timeout",
+	ReasonTransportClose:   "transport close",
+	ReasonTransportError:   "transport error",
+	ReasonSlowConsumer:     "slow consumer",
+}
+
+// String returns the reason as the reference implementations word it, for
+// example "ping timeout".
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) && reasonNames[r] != "" {
+		return reasonNames[r]
+	}
+	return "Reason(" + strconv.Itoa(int(r)) + ")"
+}

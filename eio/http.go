@@ -1,0 +1,306 @@
+package eio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/transport"
+	"github.com/gobwas/ws"
+)
+
+// maxPacketsPerPost bounds the packets of one POST body; a real client
+// sends a handful.
+const maxPacketsPerPost = 4096
+
+// ServeHTTP answers Engine.IO requests at the server's path: handshakes,
+// long-polling GETs and POSTs, and WebSocket upgrades. Anything else at
+// another path is a 404. Protocol errors are answered as the reference
+// server does: 400 (403 for code 4) with {"code":N,"message":"..."}.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != s.opts.Path && p != s.opts.Path[:len(s.opts.Path)-1] {
+		http.NotFound(w, r)
+		return
+	}
+	if !s.checkCORS(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	name := q.Get("transport")
+	if !(name == TransportPolling && s.opts.allowPolling || name == TransportWebSocket && s.opts.allowWebSocket) {
+		s.fail(w, r, CodeUnknownTransport)
+		return
+	}
+	upgrade := isWebSocketUpgrade(r)
+	if sid := q.Get("sid"); sid != "" {
+		sess, ok := s.sessions.Load(sid)
+		if !ok {
+			s.fail(w, r, CodeUnknownSID)
+			return
+		}
+		switch {
+		case name == TransportWebSocket && upgrade:
+			s.serveUpgrade(w, r, sess)
+		case name == TransportWebSocket, mode(sess.mode.Load()) == modeWebSocket:
+			s.fail(w, r, CodeBadRequest)
+		case r.Method == http.MethodGet:
+			s.servePoll(w, r, sess)
+		case r.Method == http.MethodPost:
+			s.servePost(w, r, sess)
+		default:
+			s.fail(w, r, CodeBadRequest)
+		}
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.fail(w, r, CodeBadHandshakeMethod)
+		return
+	}
+	if name == TransportWebSocket && !upgrade {
+		s.fail(w, r, CodeBadRequest)
+		return
+	}
+	var v codec.Version
+	switch q.Get("EIO") {
+	case "4":
+		v = codec.V4
+	case "3":
+		if !s.opts.AllowEIO3 {
+			s.fail(w, r, CodeUnsupportedProtocolVersion)
+			return
+		}
+		v = codec.V3
+	default:
+		s.fail(w, r, CodeUnsupportedProtocolVersion)
+		return
+	}
+	if s.closing.Load() {
+		s.unavailable(w)
+		return
+	}
+	if name == TransportWebSocket {
+		s.handshakeWebSocket(w, r, v)
+	} else {
+		s.handshakePolling(w, r, v)
+	}
+}
+
+// isWebSocketUpgrade reports whether r asks for a WebSocket.
+func isWebSocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		headerHasToken(r.Header.Get("Connection"), "upgrade")
+}
+
+func headerHasToken(v, token string) bool {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// fail answers a protocol error the way the reference server does.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, code ErrorCode) {
+	s.stats.rejected[code].Add(1)
+	status := http.StatusBadRequest
+	if code == CodeForbidden {
+		status = http.StatusForbidden
+	}
+	s.log.Debug("eio: request refused", "code", int(code), "message", code.Message(),
+		"method", r.Method, "query", r.URL.RawQuery, "remote", r.RemoteAddr)
+	writeJSONError(w, status, code, code.Message())
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code ErrorCode, message string) {
+	body := make([]byte, 0, 64)
+	body = append(body, `{"code":`...)
+	body = strconv.AppendInt(body, int64(code), 10)
+	body = append(body, `,"message":`...)
+	body = strconv.AppendQuoteToASCII(body, message) // messages are ASCII: JSON-safe
+	body = append(body, '}')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *Server) unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
+}
+
+// spawn registers a new session and starts its actor. The registry entry
+// comes first so that a concurrent Shutdown, which seals the group before
+// it walks the registry, either sees the session or refuses its spawn.
+func (s *Server) spawn(sess *session) bool {
+	s.sessions.Store(sess.sid, sess)
+	if err := s.group.Go("session", sess.run); err != nil {
+		s.sessions.Delete(sess.sid)
+		return false
+	}
+	s.stats.handshakes.Add(1)
+	return true
+}
+
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version) {
+	sess := newSession(s, newSID(), v, r, nil)
+	open := s.openPacket(sess.sid, true)
+	if !s.spawn(sess) {
+		s.unavailable(w)
+		return
+	}
+	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
+	buf := transport.AcquireBuffer()
+	*buf = codec.AppendPayload(*buf, []codec.Packet{open}, v)
+	writePayload(w, *buf)
+	transport.ReleaseBuffer(buf)
+}
+
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
+	conn, rw, _, err := s.upgrader.Upgrade(r, w)
+	if err != nil {
+		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	c := transport.NewWebSocket(conn, rw.Reader, transport.ServerSide, s.opts.MaxPayload, s.opts.WriteTimeout)
+	sess := newSession(s, newSID(), v, r, c)
+	if !s.spawn(sess) {
+		_ = c.CloseWith(ws.StatusGoingAway)
+		return
+	}
+	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportWebSocket, "remote", r.RemoteAddr)
+}
+
+// serveUpgrade takes a WebSocket for a polling session to its actor, which
+// runs the probe.
+func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *session) {
+	if mode(sess.mode.Load()) != modePolling || s.opts.DisableUpgrades {
+		s.fail(w, r, CodeBadRequest)
+		return
+	}
+	conn, rw, _, err := s.upgrader.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	c := transport.NewWebSocket(conn, rw.Reader, transport.ServerSide, s.opts.MaxPayload, s.opts.WriteTimeout)
+	if sess.cmds.Send(r.Context(), command{kind: cmdUpgrade, ws: c}) != nil {
+		_ = c.CloseWith(ws.StatusGoingAway)
+	}
+}
+
+// servePoll holds a GET until the session has packets for it.
+func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session) {
+	p := &pollRequest{reply: make(chan pollReply, 1)}
+	if err := sess.cmds.Send(r.Context(), command{kind: cmdPoll, poll: p}); err != nil {
+		if !errors.Is(err, r.Context().Err()) {
+			s.fail(w, r, CodeUnknownSID)
+		}
+		return
+	}
+	var rep pollReply
+	select {
+	case rep = <-p.reply:
+	case <-r.Context().Done():
+		// The client left. Take the GET back so that the next one is not
+		// seen as an overlap; if the answer raced us, it is lost.
+		_ = sess.cmds.Send(context.Background(), command{kind: cmdPollCancel, poll: p})
+		select {
+		case rep = <-p.reply:
+			if rep.body != nil {
+				s.stats.undelivered.Add(uint64(rep.messages))
+				transport.ReleaseBuffer(rep.body)
+			}
+		default:
+		}
+		return
+	}
+	if rep.err {
+		s.fail(w, r, rep.code)
+		return
+	}
+	writePayload(w, *rep.body)
+	transport.ReleaseBuffer(rep.body)
+}
+
+var (
+	textPlain = []string{"text/plain; charset=UTF-8"}
+	textHTML  = []string{"text/html"}
+	noStore   = []string{"no-store"}
+)
+
+func writePayload(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// servePost delivers a POSTed payload to the session, waiting while the
+// session's inbound queue is full (the application is behind).
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session) {
+	if !sess.posting.CompareAndSwap(false, true) {
+		s.fail(w, r, CodeBadRequest)
+		sess.requestClose(ReasonTransportError, errPostOverlap, false)
+		return
+	}
+	defer sess.posting.Store(false)
+	binary := r.Header.Get("Content-Type") == "application/octet-stream"
+	if binary && sess.version == codec.V4 {
+		s.fail(w, r, CodeBadRequest)
+		sess.requestClose(ReasonTransportError, errBinaryPost, false)
+		return
+	}
+	body, err := transport.ReadBody(w, r, s.opts.MaxPayload)
+	if errors.Is(err, transport.ErrBodyTooLarge) {
+		s.log.Info("eio: POST body over MaxPayload", "sid", sess.sid, "limit", s.opts.MaxPayload)
+		w.Header().Set("Connection", "close")
+		writeJSONError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "Payload too large")
+		sess.requestClose(ReasonTransportError, errBodyTooLarge, false)
+		return
+	}
+	if err != nil {
+		return // the client went away mid-body
+	}
+	lim := codec.Limits{MaxPackets: maxPacketsPerPost}
+	var pkts []codec.Packet
+	if binary {
+		pkts, err = codec.DecodeBinaryPayload(body, lim, nil)
+	} else {
+		pkts, err = codec.DecodePayload(body, sess.version, lim, nil)
+	}
+	if err != nil {
+		s.fail(w, r, CodeBadRequest)
+		sess.requestClose(ReasonTransportError, err, false)
+		return
+	}
+	for _, p := range pkts {
+		if err := sess.in.Send(r.Context(), inbound{pkt: p}); err != nil {
+			if !errors.Is(err, r.Context().Err()) {
+				s.fail(w, r, CodeUnknownSID)
+			}
+			return
+		}
+	}
+	h := w.Header()
+	h["Content-Type"] = textHTML
+	h["Content-Length"] = []string{"2"}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(okBody)
+}
+
+var okBody = []byte("ok")

@@ -1,0 +1,163 @@
+package eio
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Transport names, as [Options.Transports], [ClientOptions.Transports] and
+// [Server.Transport] spell them.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Options configures a [Server]. A nil *Options, and every zero field,
+// means the documented default, which is the protocol's.
+type Options struct {
+	// Path is the URL path the server answers on. Zero means "/engine.io/".
+	// The path without its trailing slash is answered too.
+	Path string
+
+	// PingInterval is how long the server waits after the open packet, and
+	// after each pong, before it sends a ping. Zero means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for the pong to a ping before
+	// it ends the session with [ReasonPingTimeout]. Zero means 20s.
+	PingTimeout time.Duration
+	// PingGrace is extra time, not advertised to clients, that the server
+	// adds to PingTimeout before it gives up on a pong: the grace period of
+	// python-engineio's ping_interval=(interval, grace). Zero means none.
+	PingGrace time.Duration
+
+	// MaxPayload bounds what a client may send at once: a polling POST body
+	// or a WebSocket message, in bytes. It is advertised in the open packet.
+	// Zero means 1,000,000.
+	MaxPayload int64
+
+	// DisableUpgrades stops polling sessions from upgrading to WebSocket;
+	// the open packet then advertises no upgrades. Zero (false) allows
+	// upgrades.
+	DisableUpgrades bool
+	// Transports lists the transports clients may use, by name
+	// ([TransportPolling], [TransportWebSocket]). Nil means both.
+	Transports []string
+	// UpgradeTimeout bounds a polling-to-WebSocket upgrade from the
+	// WebSocket's arrival to the upgrade packet; past it the WebSocket is
+	// closed and the session goes on polling. Zero means 10s.
+	UpgradeTimeout time.Duration
+
+	// MaxQueueBytes bounds each session's outbound queue (the bytes of
+	// messages accepted by Send and not yet written). A Send that would
+	// pass it fails with [ErrSlowConsumer] and ends the session with
+	// [ReasonSlowConsumer]. Zero means 1 MiB.
+	MaxQueueBytes int
+	// WriteTimeout bounds one write to a WebSocket; a peer that accepts
+	// nothing for this long ends its session. Zero means PingTimeout.
+	WriteTimeout time.Duration
+	// EventBuffer is the capacity of the [Server.Events] channel. Zero
+	// means 1024.
+	EventBuffer int
+
+	// AllowedOrigins lists the origins ("https://example.com") that may make
+	// cross-origin requests, WebSocket upgrades included. "*" allows every
+	// origin. Nil allows only the server's own origin; a request without an
+	// Origin header is always allowed (it does not come from a browser
+	// page). A refused request gets 400 with the reference JSON error.
+	AllowedOrigins []string
+	// CheckOrigin, if set, decides per request instead of AllowedOrigins.
+	CheckOrigin func(r *http.Request, origin string) bool
+	// DisableCORS turns off origin checks and CORS headers entirely, for a
+	// server behind a proxy that handles them.
+	DisableCORS bool
+	// NoCORSCredentials stops the server sending
+	// Access-Control-Allow-Credentials: true. Zero (false) sends it.
+	NoCORSCredentials bool
+	// BehindProxy makes the same-origin check trust the X-Forwarded-Proto
+	// and X-Forwarded-Host headers. Set it only when a proxy you run sets
+	// them. Zero (false) ignores them.
+	BehindProxy bool
+
+	// AllowEIO3 lets clients of protocol version 3 (Socket.IO 2 era)
+	// connect, as the Node server's allowEIO3. Zero (false) answers them
+	// with error code 5.
+	AllowEIO3 bool
+
+	// Logger receives the server's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// serverOptions is Options resolved: every default applied once.
+type serverOptions struct {
+	Options
+	allowPolling, allowWebSocket bool
+	anyOrigin                    bool
+	origins                      map[string]bool
+	pingIntervalMS, pingTimeoutMS int64
+}
+
+func (o *Options) withDefaults() serverOptions {
+	var r serverOptions
+	if o != nil {
+		r.Options = *o
+	}
+	if r.Path == "" {
+		r.Path = "/engine.io/"
+	}
+	if r.Path[len(r.Path)-1] != '/' {
+		r.Path += "/"
+	}
+	if r.PingInterval <= 0 {
+		r.PingInterval = 25 * time.Second
+	}
+	if r.PingTimeout <= 0 {
+		r.PingTimeout = 20 * time.Second
+	}
+	if r.PingGrace < 0 {
+		r.PingGrace = 0
+	}
+	if r.MaxPayload <= 0 {
+		r.MaxPayload = 1_000_000
+	}
+	if r.UpgradeTimeout <= 0 {
+		r.UpgradeTimeout = 10 * time.Second
+	}
+	if r.MaxQueueBytes <= 0 {
+		r.MaxQueueBytes = 1 << 20
+	}
+	if r.WriteTimeout <= 0 {
+		r.WriteTimeout = r.PingTimeout
+	}
+	if r.EventBuffer <= 0 {
+		r.EventBuffer = 1024
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.Transports == nil {
+		r.allowPolling, r.allowWebSocket = true, true
+	}
+	for _, t := range r.Transports {
+		switch t {
+		case TransportPolling:
+			r.allowPolling = true
+		case TransportWebSocket:
+			r.allowWebSocket = true
+		}
+	}
+	for _, origin := range r.AllowedOrigins {
+		if origin == "*" {
+			r.anyOrigin = true
+			continue
+		}
+		if r.origins == nil {
+			r.origins = make(map[string]bool)
+		}
+		r.origins[strings.TrimSuffix(origin, "/")] = true
+	}
+	r.pingIntervalMS = r.PingInterval.Milliseconds()
+	r.pingTimeoutMS = r.PingTimeout.Milliseconds()
+	return r
+}

@@ -1,0 +1,248 @@
+package eio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chanio/chanio/actor"
+	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/transport"
+	"github.com/gobwas/ws"
+	"github.com/puzpuzpuz/xsync/v3"
+)
+
+// Server is an Engine.IO server. It is an [http.Handler]: mount it at its
+// path (Options.Path, "/engine.io/" by default) on any router.
+//
+// Every session is an actor of its own. The application reads what
+// sessions report from [Server.Events] and talks to them with
+// [Server.Send], [Server.SendBinary], [Server.SendJSON] and
+// [Server.Disconnect], all safe from any goroutine and none of which waits
+// on a slow peer.
+type Server struct {
+	opts serverOptions
+	log  *slog.Logger
+
+	group *actor.Group // session actors and WebSocket readers
+	core  *actor.Group // the supervisor, stopped after the sessions
+	sup   *actor.Supervisor
+
+	sessions *xsync.MapOf[string, *session]
+	// conns holds every hijacked WebSocket: http.Server.Shutdown does not
+	// see them, so Close cuts them from here.
+	conns *xsync.MapOf[*transport.WebSocket, struct{}]
+
+	events   chan Event
+	upgrader ws.HTTPUpgrader
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	stats     serverStats
+}
+
+// NewServer returns a running server configured by opts (nil means all
+// defaults). Stop it with [Server.Shutdown] or [Server.Close].
+func NewServer(opts *Options) *Server {
+	o := opts.withDefaults()
+	s := &Server{
+		opts:     o,
+		log:      o.Logger,
+		sessions: xsync.NewMapOf[string, *session](),
+		conns:    xsync.NewMapOf[*transport.WebSocket, struct{}](),
+		events:   make(chan Event, o.EventBuffer),
+	}
+	s.core = actor.NewGroup(func(name string, err error) {
+		s.log.Error("eio: internal goroutine failed", "name", name, "err", err)
+	})
+	s.group = actor.NewGroup(func(name string, err error) {
+		s.log.Error("eio: session goroutine failed", "name", name, "err", err)
+	})
+	sup, err := actor.NewSupervisor(s.core)
+	if err != nil {
+		panic("eio: new group refused a spawn: " + err.Error()) // cannot happen
+	}
+	s.sup = sup
+	return s
+}
+
+// Events returns the channel on which the server reports every session's
+// connect, messages and disconnect, in that order per session. Read it
+// without pause: while it is full, sessions stop reading from their
+// clients. It is closed once Shutdown or Close has ended every session.
+func (s *Server) Events() <-chan Event { return s.events }
+
+// Send queues data as a text message to the session sid. data must be valid
+// UTF-8 (use [Server.SendBinary] for bytes). The server keeps data until it
+// is written: do not change it after the call.
+//
+// Send never waits on the peer. It returns [ErrUnknownSession],
+// [ErrSessionClosed], or [ErrSlowConsumer] when the session's queue is full
+// (the session is then closed with [ReasonSlowConsumer]).
+func (s *Server) Send(sid string, data []byte) error {
+	return s.SendPacket(sid, codec.Packet{Type: codec.Message, Data: data})
+}
+
+// SendBinary queues data as a binary message to the session sid, as
+// [Server.Send] does text.
+func (s *Server) SendBinary(sid string, data []byte) error {
+	return s.SendPacket(sid, codec.Packet{Type: codec.Message, Data: data, Binary: true})
+}
+
+// SendJSON encodes v with encoding/json and queues it as a text message to
+// the session sid.
+func (s *Server) SendJSON(sid string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Send(sid, data)
+}
+
+// SendPacket queues a raw packet to the session sid, for protocol-level
+// work (a noop, a message with unusual framing). Most applications want
+// [Server.Send]. Errors are those of Send.
+func (s *Server) SendPacket(sid string, p codec.Packet) error {
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return ErrUnknownSession
+	}
+	switch sess.out.TrySend(p) {
+	case nil:
+		return nil
+	case actor.ErrFull:
+		s.log.Warn("eio: slow consumer, closing session", "sid", sid, "queued_bytes", sess.out.Bytes())
+		sess.requestClose(ReasonSlowConsumer, nil, true)
+		return ErrSlowConsumer
+	default:
+		return ErrSessionClosed
+	}
+}
+
+// Disconnect ends the session sid from the server side: queued messages are
+// sent, then a close packet, and the application gets its disconnect event
+// with [ReasonServerDisconnect]. It does not wait for any of that.
+func (s *Server) Disconnect(sid string) error {
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return ErrUnknownSession
+	}
+	sess.requestClose(ReasonServerDisconnect, nil, false)
+	return nil
+}
+
+// DisconnectAll ends every session as [Server.Disconnect] does.
+func (s *Server) DisconnectAll() {
+	s.sessions.Range(func(_ string, sess *session) bool {
+		sess.requestClose(ReasonServerDisconnect, nil, false)
+		return true
+	})
+}
+
+// Transport returns the name of the transport the session sid is on:
+// [TransportPolling] (also while it is upgrading) or [TransportWebSocket].
+func (s *Server) Transport(sid string) (string, error) {
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return "", ErrUnknownSession
+	}
+	switch mode(sess.mode.Load()) {
+	case modePolling:
+		return TransportPolling, nil
+	case modeWebSocket:
+		return TransportWebSocket, nil
+	}
+	return "", ErrSessionClosed
+}
+
+// Len returns the number of sessions the server holds, including sessions
+// that are ending.
+func (s *Server) Len() int { return s.sessions.Size() }
+
+// Shutdown stops the server gracefully: it refuses new handshakes, ends
+// every session as Disconnect does (queued messages are flushed, then a
+// close packet), waits until every session's goroutines have exited and
+// their events have been read, and closes the Events channel.
+//
+// If ctx ends first, Shutdown returns ctx.Err() and the sessions go on
+// closing; call [Server.Close] to cut them. Shutdown is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.group.Seal()
+	s.DisconnectAll()
+	if err := s.group.WaitContext(ctx); err != nil {
+		return err
+	}
+	s.finishClose()
+	return nil
+}
+
+// Close stops the server now: it refuses new handshakes, cuts every
+// connection (a close packet is attempted but not waited for), and returns
+// once every goroutine has exited, with the Events channel closed. Events
+// that do not fit in the channel's buffer by then are dropped. Close is
+// idempotent.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.group.Stop()
+	s.conns.Range(func(c *transport.WebSocket, _ struct{}) bool {
+		_ = c.Close()
+		return true
+	})
+	s.group.Wait()
+	s.finishClose()
+	return nil
+}
+
+func (s *Server) finishClose() {
+	s.closeOnce.Do(func() {
+		s.core.Stop()
+		s.core.Wait()
+		close(s.events)
+	})
+}
+
+// newSID returns a session id: 15 bytes (120 bits) from crypto/rand,
+// URL-safe base64, 20 characters.
+func newSID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// openPacket builds the open packet for a session.
+func (s *Server) openPacket(sid string, upgradable bool) codec.Packet {
+	h := codec.Handshake{
+		SID:          sid,
+		Upgrades:     []string{},
+		PingInterval: s.opts.pingIntervalMS,
+		PingTimeout:  s.opts.pingTimeoutMS,
+		MaxPayload:   s.opts.MaxPayload,
+	}
+	if upgradable && !s.opts.DisableUpgrades && s.opts.allowWebSocket {
+		h.Upgrades = websocketUpgrade
+	}
+	return codec.Packet{Type: codec.Open, Data: codec.AppendHandshake(nil, h)}
+}
+
+var websocketUpgrade = []string{TransportWebSocket}
+
+// serverStats are the server's counters: atomics, so that the hot path
+// takes no lock to count.
+type serverStats struct {
+	handshakes     atomic.Uint64
+	upgrades       atomic.Uint64
+	upgradesFailed atomic.Uint64
+	messagesIn     atomic.Uint64
+	messagesOut    atomic.Uint64
+	bytesIn        atomic.Uint64
+	bytesOut       atomic.Uint64
+	undelivered    atomic.Uint64
+	eventsDropped  atomic.Uint64
+	disconnects    [ReasonSlowConsumer + 1]atomic.Uint64
+	rejected       [CodeUnsupportedProtocolVersion + 1]atomic.Uint64
+}

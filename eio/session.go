@@ -1,0 +1,696 @@
+package eio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/chanio/chanio/actor"
+	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/transport"
+	"github.com/gobwas/ws"
+)
+
+// mode is a session's transport state, published by its actor for HTTP
+// handlers and Transport(sid). The actor alone decides it.
+type mode uint32
+
+const (
+	modePolling   mode = iota // polling, possibly probing a WebSocket
+	modeWebSocket             // on WebSocket (from the start or upgraded)
+	modeClosed                // ending or ended
+)
+
+// command is what HTTP handlers send a session: a long-poll GET waiting for
+// packets, its cancellation, or a WebSocket that wants to take over.
+type command struct {
+	kind cmdKind
+	poll *pollRequest
+	ws   *transport.WebSocket
+}
+
+type cmdKind uint8
+
+const (
+	cmdPoll cmdKind = iota
+	cmdPollCancel
+	cmdUpgrade
+)
+
+// pollRequest is a held GET. The actor answers it exactly once on reply.
+type pollRequest struct {
+	reply chan pollReply // capacity 1
+}
+
+// pollReply is the answer to a GET: a payload in a pooled buffer, or an
+// error code.
+type pollReply struct {
+	body     *[]byte // from transport.AcquireBuffer; the handler releases it
+	messages int     // message packets in body
+	code     ErrorCode
+	err      bool
+}
+
+// inbound is what readers deliver: one decoded packet, or the end of the
+// transport it came from (err set). from is the WebSocket it came on, nil
+// for a polling POST.
+type inbound struct {
+	from *transport.WebSocket
+	pkt  codec.Packet
+	err  error
+}
+
+const inboundOverhead = 64 // bytes counted per queued item beyond its data
+
+func inboundSize(m inbound) int   { return len(m.pkt.Data) + inboundOverhead }
+func packetSize(p codec.Packet) int { return len(p.Data) + inboundOverhead }
+
+// Errors behind ReasonTransportError, carried in Event.Err.
+var (
+	errPollOverlap      = errors.New("eio: overlapping long-poll GET requests")
+	errPostOverlap      = errors.New("eio: overlapping POST requests")
+	errClientPing       = errors.New("eio: ping from a protocol 4 client (invalid heartbeat direction)")
+	errUnexpectedOpen   = errors.New("eio: open packet from client")
+	errUpgradeTimeout   = errors.New("eio: upgrade timed out")
+	errUpgradeSequence  = errors.New("eio: unexpected packet during upgrade")
+	errInternal         = errors.New("eio: session failed internally")
+	errBodyTooLarge     = errors.New("eio: POST body over MaxPayload")
+	errBinaryPost       = errors.New("eio: binary POST body from a protocol 4 client")
+	errClientPongV3     = errors.New("eio: pong from a protocol 3 client (invalid heartbeat direction)")
+	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
+)
+
+// session is one Engine.IO session: an actor whose goroutine owns every
+// field below the mailboxes. Other goroutines reach it only through the
+// mailboxes and the few atomics.
+type session struct {
+	sid     string
+	srv     *Server
+	version codec.Version
+
+	cmds *actor.Mailbox[command]      // HTTP handlers
+	in   *actor.Mailbox[inbound]      // readers and POSTs; waits give backpressure
+	out  *actor.Mailbox[codec.Packet] // Send; bounded by MaxQueueBytes
+	wake *actor.Mailbox[actor.Tick]   // supervisor ticks and close requests
+
+	mode     atomic.Uint32                       // a mode
+	closeReq atomic.Pointer[closeRequest]        // an end asked for by another goroutine
+	posting  atomic.Bool                         // a POST body is being delivered
+	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
+
+	// Owned by the actor goroutine.
+	req    *http.Request // handshake request, until the connect event
+	timer  *actor.Timer
+	armed  time.Time            // what timer is set to; zero when stopped
+	ws     *transport.WebSocket // the WebSocket in use, nil while polling
+	probe  *transport.WebSocket // a WebSocket being upgraded to
+	probed bool                 // the probe ping was answered: polls get noop
+	poll   *pollRequest         // the held GET
+
+	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
+	batch   []codec.Packet // scratch for a write
+	inBatch []inbound      // scratch for a drain of in
+
+	pending    []Event // events waiting for room in Server.events
+	pendHead   int
+	stallStart time.Time // when pending last became non-empty
+	stallEnd   time.Time // when pending last became empty
+
+	nextPing   time.Time
+	pingSent   time.Time
+	pongDue    time.Time
+	upgradeDue time.Time
+	closeDue   time.Time // a graceful close waits this long for a GET
+
+	reason    Reason // non-zero once closing
+	closeErr  error
+	sendClose bool // the close packet is owed to the peer
+	ended     bool // transports gone, disconnect event queued
+}
+
+func newSession(srv *Server, sid string, v codec.Version, r *http.Request, ws *transport.WebSocket) *session {
+	o := &srv.opts
+	s := &session{
+		sid:     sid,
+		srv:     srv,
+		version: v,
+		req:     r,
+		ws:      ws,
+		cmds:    actor.NewMailbox[command](16),
+		in:      actor.NewSizedMailbox(256, int(o.MaxPayload), inboundSize),
+		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
+		wake:    actor.NewMailbox[actor.Tick](1),
+	}
+	s.timer = srv.sup.NewTimer(s.wake)
+	if ws != nil {
+		s.mode.Store(uint32(modeWebSocket))
+		s.live.Store(ws)
+	}
+	return s
+}
+
+// run is the session actor's goroutine.
+func (s *session) run(ctx context.Context) error {
+	defer s.finish(ctx)
+	now := time.Now()
+	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
+	s.req = nil
+	if s.version == codec.V4 {
+		s.nextPing = now.Add(s.srv.opts.PingInterval)
+	} else {
+		// Protocol 3: the client pings; silence for interval+timeout ends it.
+		s.pongDue = now.Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
+	}
+	if s.ws != nil {
+		s.ctrl = append(s.ctrl, s.srv.openPacket(s.sid, false))
+		s.startReader(s.ws)
+		s.flush()
+	}
+	s.arm()
+	for !s.ended {
+		var inReady, outReady <-chan struct{}
+		if s.pendHead == len(s.pending) {
+			inReady = s.in.Ready()
+		}
+		if s.writable() {
+			outReady = s.out.Ready()
+		}
+		var events chan<- Event
+		var next Event
+		if s.pendHead < len(s.pending) {
+			events, next = s.srv.events, s.pending[s.pendHead]
+		}
+		select {
+		case <-s.cmds.Ready():
+			s.handleCommands()
+		case <-inReady:
+			s.handleInbound()
+		case <-outReady:
+			s.flush()
+		case <-s.wake.Ready():
+			s.handleWake()
+		case events <- next:
+			s.popPending()
+		case <-ctx.Done():
+			s.close(ReasonServerDisconnect, nil)
+			s.endTransport()
+		}
+	}
+	return nil
+}
+
+// finish runs when the actor returns or panics: it releases everything the
+// session holds and delivers its remaining events, the disconnect last.
+func (s *session) finish(ctx context.Context) {
+	s.mode.Store(uint32(modeClosed))
+	s.timer.Stop()
+	if !s.ended {
+		// Only a panic gets here: report it as a transport error.
+		s.reason, s.closeErr = ReasonTransportError, errInternal
+		s.endTransport()
+	}
+	s.srv.sessions.Delete(s.sid)
+	for ; s.pendHead < len(s.pending); s.pendHead++ {
+		ev := s.pending[s.pendHead]
+		select {
+		case s.srv.events <- ev:
+			continue
+		default:
+		}
+		select {
+		case s.srv.events <- ev:
+		case <-ctx.Done():
+			s.srv.stats.eventsDropped.Add(1)
+		}
+	}
+	s.pending = nil
+}
+
+// emit queues an event for the application, in order.
+func (s *session) emit(ev Event) {
+	if s.pendHead == len(s.pending) {
+		select {
+		case s.srv.events <- ev:
+			return
+		default:
+		}
+		s.pending, s.pendHead = s.pending[:0], 0
+		s.stallStart = time.Now()
+	}
+	s.pending = append(s.pending, ev)
+}
+
+func (s *session) popPending() {
+	s.pending[s.pendHead] = Event{}
+	s.pendHead++
+	if s.pendHead == len(s.pending) {
+		s.pending, s.pendHead = s.pending[:0], 0
+		s.stallEnd = time.Now()
+	}
+}
+
+// stalled reports whether the application's slowness held this session
+// back since t: its events waited for room, so its readers were paused.
+func (s *session) stalled(since time.Time) bool {
+	return s.pendHead < len(s.pending) || s.stallEnd.After(since)
+}
+
+// writable reports whether queued packets have somewhere to go now.
+func (s *session) writable() bool {
+	if s.ws != nil {
+		return true
+	}
+	return s.poll != nil && !s.probed
+}
+
+func (s *session) handleCommands() {
+	for {
+		c, ok := s.cmds.TryRecv()
+		if !ok {
+			return
+		}
+		switch c.kind {
+		case cmdPoll:
+			s.onPoll(c.poll)
+		case cmdPollCancel:
+			if s.poll == c.poll {
+				s.poll = nil
+			}
+		case cmdUpgrade:
+			s.onUpgrade(c.ws)
+		}
+	}
+}
+
+func (s *session) onPoll(p *pollRequest) {
+	switch {
+	case s.ws != nil || s.reason != 0 && !s.sendClose:
+		p.reply <- pollReply{err: true, code: CodeBadRequest}
+	case s.poll != nil:
+		// Two GETs at once: the reference answers the second with 400 and
+		// ends the session; the held one gets the close packet.
+		p.reply <- pollReply{err: true, code: CodeBadRequest}
+		s.close(ReasonTransportError, errPollOverlap)
+	case s.probed:
+		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+	default:
+		s.poll = p
+		if len(s.ctrl) > 0 || s.out.Len() > 0 || s.reason != 0 {
+			s.flush()
+		}
+	}
+}
+
+func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
+	buf := transport.AcquireBuffer()
+	*buf = codec.AppendPayload(*buf, pkts, s.version)
+	n := 0
+	for _, pkt := range pkts {
+		if pkt.Type == codec.Message {
+			n++
+		}
+	}
+	p.reply <- pollReply{body: buf, messages: n}
+}
+
+func (s *session) onUpgrade(c *transport.WebSocket) {
+	if s.ws != nil || s.probe != nil || s.reason != 0 || s.srv.opts.DisableUpgrades {
+		_ = c.CloseWith(ws.StatusPolicyViolation)
+		return
+	}
+	s.probe = c
+	s.upgradeDue = time.Now().Add(s.srv.opts.UpgradeTimeout)
+	s.arm()
+	s.startReader(c)
+}
+
+// startReader spawns the goroutine that reads c into the in mailbox.
+func (s *session) startReader(c *transport.WebSocket) {
+	srv := s.srv
+	srv.conns.Store(c, struct{}{})
+	err := srv.group.Go("websocket reader", func(context.Context) error {
+		defer srv.conns.Delete(c)
+		for {
+			data, binary, err := c.ReadMessage()
+			if err != nil {
+				_ = s.in.Send(context.Background(), inbound{from: c, err: err})
+				return nil
+			}
+			pkt, err := codec.DecodeFrame(data, binary, s.version)
+			if err != nil {
+				_ = c.CloseWith(ws.StatusUnsupportedData)
+				_ = s.in.Send(context.Background(), inbound{from: c, err: err})
+				return nil
+			}
+			if s.in.Send(context.Background(), inbound{from: c, pkt: pkt}) != nil {
+				// The session has ended; it closed (or closes) c.
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		srv.conns.Delete(c)
+		_ = c.CloseWith(ws.StatusGoingAway)
+		if c == s.probe {
+			s.probe = nil
+		}
+	}
+}
+
+func (s *session) handleInbound() {
+	batch, _ := s.in.Drain(s.inBatch[:0])
+	for i := range batch {
+		if s.reason == 0 {
+			s.receive(batch[i])
+		}
+		batch[i] = inbound{}
+	}
+	s.inBatch = batch[:0]
+}
+
+func (s *session) receive(m inbound) {
+	if m.from != nil && m.from == s.probe {
+		s.receiveProbe(m)
+		return
+	}
+	if m.from != s.ws && m.from != nil {
+		return // a WebSocket this session already let go of
+	}
+	if m.err != nil {
+		if m.from == nil || m.from == s.ws {
+			s.close(reasonFor(m.err), m.err)
+		}
+		return
+	}
+	st := &s.srv.stats
+	switch m.pkt.Type {
+	case codec.Message:
+		st.messagesIn.Add(1)
+		st.bytesIn.Add(uint64(len(m.pkt.Data)))
+		s.emit(Event{Type: EventMessage, SID: s.sid, Data: m.pkt.Data, Binary: m.pkt.Binary})
+	case codec.Pong:
+		if s.version != codec.V4 {
+			s.close(ReasonTransportError, errClientPongV3)
+			return
+		}
+		s.pongDue = time.Time{}
+		s.nextPing = time.Now().Add(s.srv.opts.PingInterval)
+		s.arm()
+	case codec.Ping:
+		if s.version == codec.V4 {
+			s.close(ReasonTransportError, errClientPing)
+			return
+		}
+		o := &s.srv.opts
+		s.pongDue = time.Now().Add(o.PingInterval + o.PingTimeout + o.PingGrace)
+		s.arm()
+		s.queueCtrl(codec.Packet{Type: codec.Pong, Data: m.pkt.Data})
+	case codec.Close:
+		s.close(ReasonClientDisconnect, nil)
+	case codec.Open:
+		s.close(ReasonTransportError, errUnexpectedOpen)
+	case codec.Noop, codec.Upgrade:
+		// Nothing to do: a stray upgrade outside a probe changes nothing.
+	}
+}
+
+// reasonFor classifies how a transport ended.
+func reasonFor(err error) Reason {
+	var ce *transport.CloseError
+	switch {
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), isConnReset(err):
+		return ReasonTransportClose
+	}
+	return ReasonTransportError
+}
+
+func isConnReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !op.Timeout()
+}
+
+func (s *session) receiveProbe(m inbound) {
+	switch {
+	case m.err != nil:
+		s.abandonUpgrade(m.err)
+	case m.pkt.Type == codec.Ping && string(m.pkt.Data) == "probe" && !s.probed:
+		pong := [1]codec.Packet{{Type: codec.Pong, Data: []byte("probe")}}
+		if err := s.probe.WritePackets(pong[:], s.version); err != nil {
+			s.abandonUpgrade(err)
+			return
+		}
+		s.probed = true
+		if s.poll != nil {
+			// Release the held GET so that the client can pause polling.
+			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+			s.poll = nil
+		}
+	case m.pkt.Type == codec.Upgrade && s.probed:
+		s.ws, s.probe, s.probed = s.probe, nil, false
+		s.upgradeDue = time.Time{}
+		s.live.Store(s.ws)
+		s.mode.Store(uint32(modeWebSocket))
+		s.srv.stats.upgrades.Add(1)
+		s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
+		if s.poll != nil {
+			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+			s.poll = nil
+		}
+		s.arm()
+		s.flush()
+	default:
+		s.abandonUpgrade(errUpgradeSequence)
+	}
+}
+
+// abandonUpgrade drops the probe WebSocket; the session goes on polling.
+func (s *session) abandonUpgrade(err error) {
+	s.srv.stats.upgradesFailed.Add(1)
+	s.srv.log.Debug("eio: upgrade abandoned", "sid", s.sid, "err", err)
+	_ = s.probe.CloseWith(ws.StatusNormalClosure)
+	s.probe, s.probed = nil, false
+	s.upgradeDue = time.Time{}
+	s.arm()
+	if s.poll != nil && (len(s.ctrl) > 0 || s.out.Len() > 0) {
+		s.flush()
+	}
+}
+
+// queueCtrl queues one of the actor's own packets and sends it if it can.
+func (s *session) queueCtrl(p codec.Packet) {
+	s.ctrl = append(s.ctrl, p)
+	if s.writable() {
+		s.flush()
+	}
+}
+
+// collect takes everything due to the peer: the actor's own packets, the
+// application's, and the close packet when owed.
+func (s *session) collect() []codec.Packet {
+	b := append(s.batch[:0], s.ctrl...)
+	clear(s.ctrl)
+	s.ctrl = s.ctrl[:0]
+	before := len(b)
+	b, _ = s.out.Drain(b)
+	if n := len(b) - before; n > 0 {
+		size := 0
+		for _, p := range b[before:] {
+			size += len(p.Data)
+		}
+		s.srv.stats.messagesOut.Add(uint64(n))
+		s.srv.stats.bytesOut.Add(uint64(size))
+	}
+	if s.sendClose {
+		b = append(b, codec.Packet{Type: codec.Close})
+	}
+	return b
+}
+
+func (s *session) release(b []codec.Packet) {
+	clear(b)
+	s.batch = b[:0]
+}
+
+// flush sends what is queued on the transport in use, if it can.
+func (s *session) flush() {
+	switch {
+	case s.ws != nil:
+		b := s.collect()
+		if len(b) == 0 {
+			return
+		}
+		closing := s.sendClose
+		err := s.ws.WritePackets(b, s.version)
+		s.release(b)
+		if closing {
+			s.endTransport()
+		} else if err != nil {
+			s.close(reasonFor(err), err)
+		}
+	case s.poll != nil && !s.probed:
+		b := s.collect()
+		if len(b) == 0 {
+			return
+		}
+		closing := s.sendClose
+		s.replyPoll(s.poll, b)
+		s.poll = nil
+		s.release(b)
+		if closing {
+			s.endTransport()
+		}
+	}
+}
+
+func (s *session) handleWake() {
+	_, _ = s.wake.TryRecv()
+	if r := s.closeReq.Load(); r != nil && s.reason == 0 {
+		s.close(r.reason, r.err)
+	}
+	now := time.Now()
+	o := &s.srv.opts
+	if due(s.upgradeDue, now) {
+		s.abandonUpgrade(errUpgradeTimeout)
+	}
+	if due(s.closeDue, now) {
+		s.closeErr = errors.Join(s.closeErr, errCloseWaitExpired)
+		s.endTransport()
+		return
+	}
+	if due(s.nextPing, now) && s.reason == 0 {
+		s.nextPing = time.Time{}
+		s.pingSent = now
+		s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
+		s.queueCtrl(codec.Packet{Type: codec.Ping})
+	}
+	if due(s.pongDue, now) && s.reason == 0 {
+		if s.stalled(s.pingSent) {
+			// We stopped reading because the application is slow; the
+			// pong may be waiting behind its messages. Give it time.
+			s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
+		} else {
+			s.srv.log.Info("eio: ping timeout", "sid", s.sid)
+			s.close(ReasonPingTimeout, nil)
+		}
+	}
+	s.arm()
+}
+
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// arm sets the session's one timer to its nearest deadline.
+func (s *session) arm() {
+	var next time.Time
+	for _, t := range [...]time.Time{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if next.Equal(s.armed) {
+		return
+	}
+	s.armed = next
+	if next.IsZero() {
+		s.timer.Stop()
+	} else {
+		s.timer.Reset(next)
+	}
+}
+
+// closeRequest is an end of the session asked for from outside the actor.
+type closeRequest struct {
+	reason Reason
+	err    error
+}
+
+// requestClose asks the actor, from any goroutine, to end the session; the
+// first request wins. With abort the connection is cut at once, for a peer
+// that is not reading.
+func (s *session) requestClose(r Reason, err error, abort bool) {
+	if s.closeReq.CompareAndSwap(nil, &closeRequest{r, err}) {
+		_ = s.wake.TrySend(actor.Tick{})
+	}
+	if abort {
+		if c := s.live.Load(); c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// close starts ending the session. A server-side end owes the peer a close
+// packet after what is queued; any other end stops at once.
+func (s *session) close(r Reason, err error) {
+	if s.reason != 0 {
+		return
+	}
+	s.reason, s.closeErr = r, err
+	s.mode.Store(uint32(modeClosed))
+	s.out.Close() // Send fails from now on; what is queued still drains
+	if s.probe != nil {
+		_ = s.probe.CloseWith(ws.StatusGoingAway)
+		s.probe, s.probed = nil, false
+	}
+	s.nextPing, s.pongDue, s.upgradeDue = time.Time{}, time.Time{}, time.Time{}
+	if err != nil {
+		s.srv.log.Debug("eio: session closing", "sid", s.sid, "reason", r.String(), "err", err)
+	}
+	if r == ReasonServerDisconnect || r == ReasonPingTimeout {
+		s.sendClose = true
+		if s.writable() {
+			s.flush()
+		} else {
+			s.closeDue = time.Now().Add(s.srv.opts.PingTimeout)
+			s.arm()
+		}
+		return
+	}
+	s.endTransport()
+}
+
+// endTransport lets go of every connection, answers a held GET with the
+// close packet, and queues the disconnect event: the session is over.
+func (s *session) endTransport() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.mode.Store(uint32(modeClosed))
+	s.out.Close()
+	s.cmds.Close()
+	s.in.Close()
+	if s.ws != nil {
+		_ = s.ws.CloseWith(ws.StatusNormalClosure)
+	}
+	if s.probe != nil {
+		_ = s.probe.CloseWith(ws.StatusGoingAway)
+	}
+	if s.poll != nil {
+		s.replyPoll(s.poll, []codec.Packet{{Type: codec.Close}})
+		s.poll = nil
+	}
+	// Answer GETs that queued up behind the end.
+	for {
+		c, ok := s.cmds.TryRecv()
+		if !ok {
+			break
+		}
+		if c.kind == cmdPoll {
+			c.poll.reply <- pollReply{err: true, code: CodeUnknownSID}
+		} else if c.kind == cmdUpgrade {
+			_ = c.ws.CloseWith(ws.StatusGoingAway)
+		}
+	}
+	if n := s.out.Len(); n > 0 {
+		s.srv.log.Info("eio: session ended with undelivered messages", "sid", s.sid, "count", n)
+		s.srv.stats.undelivered.Add(uint64(n))
+	}
+	s.closeDue = time.Time{}
+	s.timer.Stop()
+	s.srv.stats.disconnects[s.reason].Add(1)
+	s.emit(Event{Type: EventDisconnect, SID: s.sid, Reason: s.reason, Err: s.closeErr})
+}

@@ -1,0 +1,122 @@
+// Command echo is an Engine.IO server that echoes every message to its
+// sender with the same type (text or binary). A text message
+// "broadcast:<payload>" is instead sent as <payload> to every connected
+// session. Conformance, interop and load tests run against it.
+//
+//	go run ./examples/echo -addr 127.0.0.1:3000 -ping-interval 300ms -ping-timeout 200ms -cors '*'
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chanio/chanio/eio"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "listen address")
+	path := flag.String("path", "/engine.io/", "Engine.IO path")
+	pingInterval := flag.Duration("ping-interval", 25*time.Second, "ping interval")
+	pingTimeout := flag.Duration("ping-timeout", 20*time.Second, "ping timeout")
+	maxPayload := flag.Int64("max-payload", 1_000_000, "maximum payload in bytes")
+	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
+	verbose := flag.Bool("v", false, "log debug messages")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	opts := &eio.Options{
+		Path:         *path,
+		PingInterval: *pingInterval,
+		PingTimeout:  *pingTimeout,
+		MaxPayload:   *maxPayload,
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+	applyCORS(opts, *cors)
+	srv := eio.NewServer(opts)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The resolved address goes to stdout so that tests can use port 0.
+	log.SetOutput(os.Stderr)
+	os.Stdout.WriteString("listening on http://" + ln.Addr().String() + *path + "\n")
+
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		echo(srv)
+	}()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutdownCtx)
+		if srv.Shutdown(shutdownCtx) != nil {
+			_ = srv.Close()
+		}
+	}()
+	if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	wg.Wait()
+}
+
+var broadcastPrefix = []byte("broadcast:")
+
+// echo answers every message until the server shuts down.
+func echo(srv *eio.Server) {
+	sids := make(map[string]struct{})
+	for ev := range srv.Events() {
+		switch ev.Type {
+		case eio.EventConnect:
+			sids[ev.SID] = struct{}{}
+		case eio.EventDisconnect:
+			delete(sids, ev.SID)
+		case eio.EventMessage:
+			switch {
+			case ev.Binary:
+				_ = srv.SendBinary(ev.SID, ev.Data)
+			case bytes.HasPrefix(ev.Data, broadcastPrefix):
+				payload := ev.Data[len(broadcastPrefix):]
+				for sid := range sids {
+					_ = srv.Send(sid, payload)
+				}
+			default:
+				_ = srv.Send(ev.SID, ev.Data)
+			}
+		}
+	}
+}
+
+func applyCORS(opts *eio.Options, spec string) {
+	switch spec {
+	case "":
+	case "none":
+		opts.DisableCORS = true
+	default:
+		for _, o := range strings.Split(spec, ",") {
+			opts.AllowedOrigins = append(opts.AllowedOrigins, strings.TrimSpace(o))
+		}
+	}
+}

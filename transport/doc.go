@@ -1,0 +1,8 @@
+// Package transport owns the connections Engine.IO packets travel on: a
+// WebSocket connection ([WebSocket], over gobwas/ws) and the HTTP bodies of
+// long-polling (ReadBody, and the pooled buffers responses are encoded
+// into).
+//
+// It knows frames and bodies, not sessions: the eio package decides what a
+// packet means and which session it belongs to.
+package transport
