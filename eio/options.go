@@ -92,9 +92,9 @@ type Options struct {
 // serverOptions is Options resolved: every default applied once.
 type serverOptions struct {
 	Options
-	allowPolling, allowWebSocket bool
-	anyOrigin                    bool
-	origins                      map[string]bool
+	allowPolling, allowWebSocket  bool
+	anyOrigin                     bool
+	origins                       map[string]bool
 	pingIntervalMS, pingTimeoutMS int64
 }
 

@@ -66,7 +66,7 @@ type inbound struct {
 
 const inboundOverhead = 64 // bytes counted per queued item beyond its data
 
-func inboundSize(m inbound) int   { return len(m.pkt.Data) + inboundOverhead }
+func inboundSize(m inbound) int     { return len(m.pkt.Data) + inboundOverhead }
 func packetSize(p codec.Packet) int { return len(p.Data) + inboundOverhead }
 
 // Errors behind ReasonTransportError, carried in Event.Err.
