@@ -42,7 +42,7 @@ func DecodeFrame(frame []byte, binary bool, v Version) (Packet, error) {
 		return decodeText(frame, 0)
 	}
 	if v == V4 {
-		return Packet{Type: Message, Data: frame, Binary: true}, nil
+		return Packet{Type: Message, Data: frame[:len(frame):len(frame)], Binary: true}, nil
 	}
 	if len(frame) == 0 {
 		return Packet{}, syntaxErr(0, ErrEmptyPacket)
