@@ -31,6 +31,7 @@ func main() {
 	pingInterval := flag.Duration("ping-interval", 25*time.Second, "ping interval")
 	pingTimeout := flag.Duration("ping-timeout", 20*time.Second, "ping timeout")
 	maxPayload := flag.Int64("max-payload", 1_000_000, "maximum payload in bytes")
+	upgradeTimeout := flag.Duration("upgrade-timeout", 10*time.Second, "polling-to-WebSocket upgrade timeout")
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
 	flag.Parse()
@@ -40,11 +41,12 @@ func main() {
 		level = slog.LevelDebug
 	}
 	opts := &eio.Options{
-		Path:         *path,
-		PingInterval: *pingInterval,
-		PingTimeout:  *pingTimeout,
-		MaxPayload:   *maxPayload,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Path:           *path,
+		PingInterval:   *pingInterval,
+		PingTimeout:    *pingTimeout,
+		MaxPayload:     *maxPayload,
+		UpgradeTimeout: *upgradeTimeout,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	applyCORS(opts, *cors)
 	srv := eio.NewServer(opts)

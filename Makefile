@@ -1,0 +1,70 @@
+# chanio's tasks. `make test` is the one command that runs the whole suite
+# (installing the real peers it needs first); `make run` starts the chat
+# example. See README.md.
+
+GO          ?= go
+FUZZTIME    ?= 20s
+BENCHTIME   ?= 1s
+BIN         := $(CURDIR)/bin
+STATICCHECK_VERSION := v0.7.0
+# Debian packages the interop tests need.
+APT_PACKAGES := python3-engineio python3-websocket python3-aiohttp python3-requests
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all test test-unit bench fuzz lint interop deps deps-apt deps-js run clean
+
+all: lint test
+
+## test: every test, race detector on, with the real Node and Python peers.
+test: deps
+	CHANIO_REQUIRE_PEERS=1 $(GO) test -race -shuffle=on ./...
+
+## test-unit: the Go tests alone (interop tests skip when peers are missing).
+test-unit:
+	$(GO) test -race -shuffle=on ./...
+
+## interop: the tests against the real Node and Python peers only.
+interop: deps
+	CHANIO_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./interop/...
+
+## bench: the benchmarks (see bench/RESULTS.md).
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+## fuzz: every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list='^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## lint: gofmt, go vet and staticcheck (installed into ./bin at a pinned version).
+lint: $(BIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## deps: install the test peers: Debian packages and the pinned npm packages.
+deps: deps-apt deps-js
+
+deps-apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! command -v node >/dev/null 2>&1; then missing="$$missing nodejs npm"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+deps-js: interop/js/node_modules/.package-lock.json
+
+interop/js/node_modules/.package-lock.json: interop/js/package.json interop/js/package-lock.json
+	cd interop/js && npm ci --no-audit --no-fund
+	@touch $@
+
+clean:
+	rm -rf $(BIN) interop/js/node_modules

@@ -1,0 +1,147 @@
+// Package testpeer starts the programs that chanio's tests talk to over
+// real sockets (examples/echo, Node and Python peers) and stops them when
+// the test ends. It is for tests only.
+package testpeer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the main package pkg into dir and returns the binary's
+// path. With race set it builds with the race detector.
+func Build(dir, pkg string, race bool) (string, error) {
+	out := filepath.Join(dir, filepath.Base(pkg))
+	args := []string{"build", "-o", out}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return out, nil
+}
+
+// Process is a program started by a test and stopped at the test's
+// cleanup.
+type Process struct {
+	cmd    *exec.Cmd
+	stderr *LockedBuffer
+	done   chan struct{}
+}
+
+// Start runs name with args in dir and waits for a stdout line starting
+// with "listening on "; it returns the rest of that line (a URL). The
+// process gets SIGTERM at cleanup (SIGKILL 10s later); its stderr is
+// logged if the test failed.
+func Start(t testing.TB, dir, name string, args ...string) (*Process, string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{cmd: cmd, stderr: &LockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if line := sc.Text(); !sent && strings.HasPrefix(line, "listening on ") {
+				lines <- strings.TrimPrefix(line, "listening on ")
+				sent = true
+			}
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", filepath.Base(name), p.stderr.String())
+		}
+	})
+	select {
+	case url, ok := <-lines:
+		if !ok {
+			<-p.done
+			t.Fatalf("%s exited before listening: %s", name, p.stderr.String())
+		}
+		return p, url
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not start listening in 30s: %s", name, p.stderr.String())
+	}
+	return nil, ""
+}
+
+// Kill stops the process at once, as a crash would, and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Stderr returns what the process has written to stderr so far.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Run runs name with args in dir to completion within timeout and returns
+// its stdout; a failure fails the test with stdout and stderr.
+func Run(t testing.TB, timeout time.Duration, dir, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	var stderr LockedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\nstdout: %s\nstderr: %s", name, args, err, out, stderr.String())
+	}
+	return out
+}
+
+// LockedBuffer is a strings.Builder safe for concurrent writes, for a
+// process's output.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// Write appends p.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,84 @@
+package interop
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// jsSummary is what js/client.js prints after its session.
+type jsSummary struct {
+	OpenTransport  string `json:"openTransport"`
+	UpgradedTo     string `json:"upgradedTo"`
+	Text           string `json:"text"`
+	Binary         []int  `json:"binary"`
+	InOrder        int    `json:"inOrder"`
+	Duplicates     int    `json:"duplicates"`
+	OutOfOrder     int    `json:"outOfOrder"`
+	FinalTransport string `json:"finalTransport"`
+	CloseReason    string `json:"closeReason"`
+	UpgradeError   string `json:"upgradeError"`
+	Error          string `json:"error"`
+}
+
+// TestJSClientToChanio: the official engine.io-client, run by Node, talks
+// to examples/echo over each transport mode and round-trips text, binary
+// and numbered messages that must come back once each, in order.
+func TestJSClientToChanio(t *testing.T) {
+	requireNode(t)
+	_, base := startEcho(t, "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
+	const count = 1000
+	cases := []struct {
+		mode           string
+		open, final    string
+		wantUpgradedTo string
+	}{
+		{mode: "polling", open: "polling", final: "polling"},
+		{mode: "websocket", open: "websocket", final: "websocket"},
+		{mode: "upgrade", open: "polling", final: "websocket", wantUpgradedTo: "websocket"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode, func(t *testing.T) {
+			out := runNode(t, 60*time.Second, "client.js", base, tc.mode, "1000")
+			var got jsSummary
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("client output %q: %v", out, err)
+			}
+			if got.Error != "" {
+				t.Fatalf("client error: %s (summary %+v)", got.Error, got)
+			}
+			if got.OpenTransport != tc.open || got.FinalTransport != tc.final || got.UpgradedTo != tc.wantUpgradedTo {
+				t.Errorf("transports: open %q final %q upgraded to %q; want %q %q %q",
+					got.OpenTransport, got.FinalTransport, got.UpgradedTo, tc.open, tc.final, tc.wantUpgradedTo)
+			}
+			if got.Text != "hello é 😀" {
+				t.Errorf("text echo = %q", got.Text)
+			}
+			if want := []int{1, 2, 3, 255}; !equalInts(got.Binary, want) {
+				t.Errorf("binary echo = %v, want %v", got.Binary, want)
+			}
+			if got.InOrder != count || got.Duplicates != 0 || got.OutOfOrder != 0 {
+				t.Errorf("numbered messages: %d in order, %d duplicates, %d out of order; want %d, 0, 0",
+					got.InOrder, got.Duplicates, got.OutOfOrder, count)
+			}
+			if got.UpgradeError != "" {
+				t.Errorf("upgrade error: %s", got.UpgradeError)
+			}
+			if got.CloseReason != "forced close" {
+				t.Errorf("close reason %q, want the client's own %q", got.CloseReason, "forced close")
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
