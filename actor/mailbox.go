@@ -50,7 +50,9 @@ func NewMailbox[T any](capacity int) *Mailbox[T] {
 // NewSizedMailbox returns a mailbox that holds at most capacity items whose
 // sizes, as measured by size, sum to at most maxBytes. An item larger than
 // maxBytes is accepted only into an empty mailbox, so that it can pass at
-// all; callers that must refuse such items check their size first.
+// all; callers that must refuse such items check their size first. size
+// is called on send and again on receive, so it must give the same answer
+// for the same item.
 func NewSizedMailbox[T any](capacity, maxBytes int, size func(T) int) *Mailbox[T] {
 	m := NewMailbox[T](capacity)
 	if maxBytes > 0 && size != nil {
