@@ -628,6 +628,11 @@ func (s *session) close(r Reason, err error) {
 	if s.reason != 0 {
 		return
 	}
+	if req := s.closeReq.Load(); req != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
+		// The connection failed because someone asked for the end and cut
+		// it (a slow consumer): report what was asked for.
+		r, err = req.reason, req.err
+	}
 	s.reason, s.closeErr = r, err
 	s.mode.Store(uint32(modeClosed))
 	s.out.Close() // Send fails from now on; what is queued still drains

@@ -1,0 +1,35 @@
+// Package eio is an Engine.IO (protocol 4, and 3 on request) server and
+// client, wire-compatible with the JavaScript engine.io and
+// engine.io-client and with python-engineio, over HTTP long-polling,
+// WebSocket, and the upgrade from one to the other.
+//
+// # Server
+//
+// Create a [Server] with [NewServer] and mount it, an [http.Handler], at
+// its path ("/engine.io/" by default). Read what happens from
+// [Server.Events] and answer with [Server.Send]:
+//
+//	srv := eio.NewServer(nil)
+//	http.Handle("/engine.io/", srv)
+//	go http.ListenAndServe(":8080", nil)
+//	for ev := range srv.Events() {
+//		if ev.Type == eio.EventMessage {
+//			srv.Send(ev.SID, ev.Data) // echo
+//		}
+//	}
+//
+// Each session is an actor: one goroutine owns its state, and everything
+// else (HTTP handlers, WebSocket readers, the heartbeat supervisor, your
+// Send calls) reaches it through bounded mailboxes. Send never waits on a
+// slow peer: past [Options.MaxQueueBytes] it fails with [ErrSlowConsumer]
+// and the session ends. A slow reader of Events pauses the sessions'
+// reads rather than letting memory grow; events are never dropped while
+// the server runs. Stop the server with [Server.Shutdown] (graceful) or
+// [Server.Close] (now); both wait for every goroutine and then close the
+// Events channel.
+//
+// # Client
+//
+// [Dial] connects to any compliant server and returns a [Client] with the
+// same [Event] stream and Send methods.
+package eio
