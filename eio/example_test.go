@@ -37,7 +37,6 @@ func ExampleServer() {
 	post(url, "4hello")   // a text message
 	fmt.Println(get(url)) // its echo, as a polling payload
 	post(url, "1")        // the client closes
-	time.Sleep(time.Millisecond * 50)
 	_ = srv.Shutdown(context.Background())
 	<-done
 	// Output:
