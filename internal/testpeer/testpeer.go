@@ -105,6 +105,9 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
+// Pid returns the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Stderr returns what the process has written to stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
 

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chanio/chanio/internal/testpeer"
+)
+
+// server is a server under test, running in its own process.
+type server struct {
+	name string // "chanio" or "baseline"
+	proc *testpeer.Process
+	url  string // ws://host:port/path?query for a WebSocket session
+	base string // http://host:port
+	eio  bool   // speaks Engine.IO (expects an open packet, pings)
+}
+
+// startServer starts the named server pinned to CPU 0 (when taskset is
+// there), so that the load generator has the other core.
+func startServer(b testing.TB, name string, args ...string) *server {
+	b.Helper()
+	bin := baselineBinary
+	if name == "chanio" {
+		bin = chanioBinary
+		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
+	}
+	cmd, cmdArgs := bin, args
+	if pinned() {
+		cmd, cmdArgs = "taskset", append([]string{"-c", "0", bin}, args...)
+	}
+	proc, url := testpeer.Start(b, "", cmd, cmdArgs...)
+	s := &server{name: name, proc: proc}
+	if name == "chanio" {
+		s.base = strings.TrimSuffix(url, "/engine.io/")
+		s.url = "ws" + strings.TrimPrefix(s.base, "http") + "/engine.io/?EIO=4&transport=websocket"
+		s.eio = true
+	} else {
+		s.url = url
+		s.base = "http" + strings.TrimSuffix(strings.TrimPrefix(url, "ws"), "/")
+	}
+	return s
+}
+
+// pinned reports whether servers can be pinned to CPU 0, apart from the
+// load generator.
+var pinned = sync.OnceValue(func() bool {
+	_, err := exec.LookPath("taskset")
+	return err == nil && cpuCount() >= 2
+})
+
+func cpuCount() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 1
+	}
+	return strings.Count(string(b), "processor\t:")
+}
+
+// cpuTime returns the CPU time (user+system) the server process has used.
+func (s *server) cpuTime(b testing.TB) time.Duration {
+	b.Helper()
+	return processCPU(b, s.proc.Pid())
+}
+
+const clockTicks = 100 // USER_HZ on Linux
+
+func processCPU(b testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatalf("reading server CPU time: %v", err)
+	}
+	// Fields after the command name in parentheses: utime and stime are
+	// the 12th and 13th.
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// rss returns the server process's resident set size in bytes.
+func (s *server) rss(b testing.TB) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.proc.Pid()) + "/status")
+	if err != nil {
+		b.Fatalf("reading server RSS: %v", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc status")
+	return 0
+}
