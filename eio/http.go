@@ -1,7 +1,6 @@
 package eio
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -214,9 +213,10 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session
 	select {
 	case rep = <-p.reply:
 	case <-r.Context().Done():
-		// The client left. Take the GET back so that the next one is not
-		// seen as an overlap; if the answer raced us, it is lost.
-		_ = sess.cmds.Send(context.Background(), command{kind: cmdPollCancel, poll: p})
+		// The client left mid-poll: as in the reference, that ends the
+		// session (its next GET would otherwise look like an overlap). If
+		// an answer raced the departure, its messages are lost: count them.
+		sess.requestClose(ReasonTransportError, errPollAborted, false)
 		select {
 		case rep = <-p.reply:
 			if rep.body != nil {

@@ -26,7 +26,7 @@ const (
 )
 
 // command is what HTTP handlers send a session: a long-poll GET waiting for
-// packets, its cancellation, or a WebSocket that wants to take over.
+// packets, or a WebSocket that wants to take over.
 type command struct {
 	kind cmdKind
 	poll *pollRequest
@@ -37,7 +37,6 @@ type cmdKind uint8
 
 const (
 	cmdPoll cmdKind = iota
-	cmdPollCancel
 	cmdUpgrade
 )
 
@@ -82,6 +81,7 @@ var (
 	errBinaryPost       = errors.New("eio: binary POST body from a protocol 4 client")
 	errClientPongV3     = errors.New("eio: pong from a protocol 3 client (invalid heartbeat direction)")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
+	errPollAborted      = errors.New("eio: poll connection closed prematurely")
 )
 
 // session is one Engine.IO session: an actor whose goroutine owns every
@@ -276,10 +276,6 @@ func (s *session) handleCommands() {
 		switch c.kind {
 		case cmdPoll:
 			s.onPoll(c.poll)
-		case cmdPollCancel:
-			if s.poll == c.poll {
-				s.poll = nil
-			}
 		case cmdUpgrade:
 			s.onUpgrade(c.ws)
 		}
@@ -644,17 +640,21 @@ func (s *session) close(r Reason, err error) {
 	if err != nil {
 		s.srv.log.Debug("eio: session closing", "sid", s.sid, "reason", r.String(), "err", err)
 	}
-	if r == ReasonServerDisconnect || r == ReasonPingTimeout {
+	// A server-side end owes the peer a close packet, after what is
+	// queued: on a polling session with no GET held, the session waits (up
+	// to PingTimeout) for the next one. A peer that missed its pong is
+	// presumed gone: it gets the close packet only if it can take it now.
+	switch {
+	case r == ReasonServerDisconnect && !s.writable():
 		s.sendClose = true
-		if s.writable() {
-			s.flush()
-		} else {
-			s.closeDue = time.Now().Add(s.srv.opts.PingTimeout)
-			s.arm()
-		}
-		return
+		s.closeDue = time.Now().Add(s.srv.opts.PingTimeout)
+		s.arm()
+	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
+		s.sendClose = true
+		s.flush()
+	default:
+		s.endTransport()
 	}
-	s.endTransport()
 }
 
 // endTransport lets go of every connection, answers a held GET with the
@@ -675,7 +675,13 @@ func (s *session) endTransport() {
 		_ = s.probe.CloseWith(ws.StatusGoingAway)
 	}
 	if s.poll != nil {
-		s.replyPoll(s.poll, []codec.Packet{{Type: codec.Close}})
+		// The reference releases a GET held when the client itself closed
+		// with a noop, and any other with the close packet.
+		last := codec.Packet{Type: codec.Close}
+		if s.reason == ReasonClientDisconnect {
+			last.Type = codec.Noop
+		}
+		s.replyPoll(s.poll, []codec.Packet{last})
 		s.poll = nil
 	}
 	// Answer GETs that queued up behind the end.
