@@ -47,6 +47,10 @@ type Event struct {
 	// the error behind it (a protocol violation, an I/O error).
 	Reason Reason
 	Err    error
+	// Session is, in an EventDisconnect on the server, the data the
+	// application kept with [Server.SaveSession] or [Server.UpdateSession]
+	// when the session ended.
+	Session any
 
 	// Request is the handshake request of an EventConnect on the server
 	// (nil on the client). Its headers, URL and RemoteAddr stay readable;

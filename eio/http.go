@@ -1,8 +1,10 @@
 package eio
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -46,9 +48,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case name == TransportWebSocket, mode(sess.mode.Load()) == modeWebSocket:
 			s.fail(w, r, CodeBadRequest)
 		case r.Method == http.MethodGet:
-			s.servePoll(w, r, sess)
+			s.servePoll(w, r, sess, jsonpIndex(q))
 		case r.Method == http.MethodPost:
-			s.servePost(w, r, sess)
+			s.servePost(w, r, sess, jsonpIndex(q))
 		default:
 			s.fail(w, r, CodeBadRequest)
 		}
@@ -78,6 +80,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.closing.Load() {
 		s.unavailable(w)
+		return
+	}
+	if !s.authorize(w, r) {
 		return
 	}
 	if name == TransportWebSocket {
@@ -111,7 +116,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code ErrorCode) {
 	if code == CodeForbidden {
 		status = http.StatusForbidden
 	}
-	s.log.Debug("eio: request refused", "code", int(code), "message", code.Message(),
+	s.log.Info("eio: request refused", "code", int(code), "message", code.Message(),
 		"method", r.Method, "query", r.URL.RawQuery, "remote", r.RemoteAddr)
 	writeJSONError(w, status, code, code.Message())
 }
@@ -135,36 +140,34 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
 }
 
-// spawn registers a new session and starts its actor. The registry entry
-// comes first so that a concurrent Shutdown, which seals the group before
-// it walks the registry, either sees the session or refuses its spawn.
-func (s *Server) spawn(sess *session) bool {
-	s.sessions.Store(sess.sid, sess)
-	if err := s.group.Go("session", sess.run); err != nil {
-		s.sessions.Delete(sess.sid)
-		return false
-	}
-	s.stats.handshakes.Add(1)
-	return true
-}
-
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version) {
-	sess := newSession(s, newSID(), v, r, nil)
-	open := s.openPacket(sess.sid, true)
-	if !s.spawn(sess) {
+	sess := newSession(s, v, r)
+	s.register(sess)
+	pkts := s.openPackets(sess.sid, true)
+	if !s.start(sess) {
 		s.unavailable(w)
 		return
 	}
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
+	if s.opts.Cookie != nil {
+		http.SetCookie(w, s.cookie(sess.sid))
+	}
 	buf := transport.AcquireBuffer()
-	*buf = codec.AppendPayload(*buf, []codec.Packet{open}, v)
+	*buf = codec.AppendPayload(*buf, pkts, v)
 	writePayload(w, *buf)
 	transport.ReleaseBuffer(buf)
 }
 
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
-	conn, rw, _, err := s.upgrader.Upgrade(r, w)
+	sess := newSession(s, v, r)
+	s.register(sess)
+	upgrader := s.upgrader
+	if s.opts.Cookie != nil {
+		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
+	}
+	conn, rw, _, err := upgrader.Upgrade(r, w)
 	if err != nil {
+		s.sessions.Delete(sess.sid)
 		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
 		if conn != nil {
 			_ = conn.Close()
@@ -172,12 +175,51 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 		return
 	}
 	c := transport.NewWebSocket(conn, rw.Reader, transport.ServerSide, s.opts.MaxPayload, s.opts.WriteTimeout)
-	sess := newSession(s, newSID(), v, r, c)
-	if !s.spawn(sess) {
+	sess.attach(c)
+	if !s.start(sess) {
 		_ = c.CloseWith(ws.StatusGoingAway)
 		return
 	}
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportWebSocket, "remote", r.RemoteAddr)
+}
+
+// cookie is the handshake cookie carrying sid.
+func (s *Server) cookie(sid string) *http.Cookie {
+	c := *s.opts.Cookie
+	c.Value = sid
+	return &c
+}
+
+// authorize runs Options.Authorize; it answers a refused handshake and
+// returns false.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Authorize == nil {
+		return true
+	}
+	err := s.opts.Authorize(r)
+	if err == nil {
+		return true
+	}
+	status := http.StatusUnauthorized
+	body := any(map[string]string{"message": err.Error()})
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		status, body = rej.status(), rej.Body
+		if body == nil {
+			body = map[string]string{"message": "Unauthorized"}
+		}
+	}
+	data, merr := s.opts.JSON.Marshal(body)
+	if merr != nil {
+		data = []byte(`{"message":"Unauthorized"}`)
+	}
+	s.log.Info("eio: handshake rejected by Authorize", "status", status, "err", err, "remote", r.RemoteAddr)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+	return false
 }
 
 // serveUpgrade takes a WebSocket for a polling session to its actor, which
@@ -201,7 +243,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *sess
 }
 
 // servePoll holds a GET until the session has packets for it.
-func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session) {
+func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
 	p := &pollRequest{reply: make(chan pollReply, 1)}
 	if err := sess.cmds.Send(r.Context(), command{kind: cmdPoll, poll: p}); err != nil {
 		if !errors.Is(err, r.Context().Err()) {
@@ -231,7 +273,11 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session
 		s.fail(w, r, rep.code)
 		return
 	}
-	writePayload(w, *rep.body)
+	if jsonp != "" {
+		writeJSONP(w, jsonp, *rep.body)
+	} else {
+		writePayload(w, *rep.body)
+	}
 	transport.ReleaseBuffer(rep.body)
 }
 
@@ -252,7 +298,7 @@ func writePayload(w http.ResponseWriter, body []byte) {
 
 // servePost delivers a POSTed payload to the session, waiting while the
 // session's inbound queue is full (the application is behind).
-func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session) {
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
 	if !sess.posting.CompareAndSwap(false, true) {
 		s.fail(w, r, CodeBadRequest)
 		sess.requestClose(ReasonTransportError, errPostOverlap, false)
@@ -275,6 +321,13 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	if err != nil {
 		return // the client went away mid-body
+	}
+	if jsonp != "" {
+		if body, err = jsonpBody(body); err != nil {
+			s.fail(w, r, CodeBadRequest)
+			sess.requestClose(ReasonTransportError, err, false)
+			return
+		}
 	}
 	lim := codec.Limits{MaxPackets: maxPacketsPerPost}
 	var pkts []codec.Packet
@@ -304,3 +357,73 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 }
 
 var okBody = []byte("ok")
+
+// JSONP polling, for old browsers without CORS: the Node and Python servers
+// still answer it when a request has a "j" query parameter. A GET's
+// payload comes back as a JavaScript call, `___eio[j]("payload");`; a POST
+// sends its payload form-encoded in the field "d".
+
+// jsonpIndex returns the bracketed digits of the j parameter ("[3]"; "[]"
+// when j has none, as the reference keeps only digits), or "" when the
+// request has no j and is not JSONP.
+func jsonpIndex(q url.Values) string {
+	j, ok := q["j"]
+	if !ok {
+		return ""
+	}
+	digits := make([]byte, 0, 8)
+	for _, c := range []byte(j[0]) {
+		if c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	return "[" + string(digits) + "]"
+}
+
+var textJavaScript = []string{"text/javascript; charset=UTF-8"}
+
+func writeJSONP(w http.ResponseWriter, index string, payload []byte) {
+	// encoding/json escapes U+2028 and U+2029, which JSON allows in strings
+	// and JavaScript does not, and <, >, & for script contexts.
+	js, _ := json.Marshal(string(payload))
+	body := make([]byte, 0, len(js)+len(index)+8)
+	body = append(body, "___eio"...)
+	body = append(body, index...)
+	body = append(body, '(')
+	body = append(body, js...)
+	body = append(body, ");"...)
+	h := w.Header()
+	h["Content-Type"] = textJavaScript
+	h["Cache-Control"] = noStore
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+var errJSONPBody = errors.New("eio: JSONP POST without a d field")
+
+// jsonpBody extracts the payload of a JSONP POST: the form field d, with
+// the client's escaping of newlines undone ("\\n" is a literal
+// backslash-n, "\n" a newline), as the reference does.
+func jsonpBody(body []byte) ([]byte, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil || !form.Has("d") {
+		return nil, errJSONPBody
+	}
+	d := form.Get("d")
+	var out strings.Builder
+	out.Grow(len(d))
+	for i := 0; i < len(d); i++ {
+		switch {
+		case strings.HasPrefix(d[i:], `\\n`):
+			out.WriteString(`\n`)
+			i += 2
+		case strings.HasPrefix(d[i:], `\n`):
+			out.WriteByte('\n')
+			i++
+		default:
+			out.WriteByte(d[i])
+		}
+	}
+	return []byte(out.String()), nil
+}

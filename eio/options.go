@@ -1,8 +1,11 @@
 package eio
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -80,13 +83,77 @@ type Options struct {
 	// them. Zero (false) ignores them.
 	BehindProxy bool
 
+	// Authorize, if set, sees every handshake request before a session
+	// exists and decides: nil accepts; a [*Rejection] answers with its
+	// status and JSON body; any other error answers 401 with
+	// {"message": err.Error()}, as python-engineio does.
+	Authorize func(r *http.Request) error
+	// GenerateID, if set, makes session ids instead of the default 15
+	// random bytes from crypto/rand (URL-safe base64). It must return
+	// unguessable, URL-safe, unique strings; a duplicate is retried.
+	GenerateID func() string
+	// InitialMessage, if set, is a text message every session receives
+	// right after the open packet (in the same response on polling), as the
+	// Node server's initialPacket.
+	InitialMessage []byte
+	// Cookie, if set, is sent with the handshake response with the session
+	// id as its value (for sticky-session load balancers). Name is
+	// required; a zero Path means "/" and a zero SameSite means Lax; the
+	// other attributes (Domain, Secure, HttpOnly, MaxAge) are sent as set.
+	// Nil sends no cookie.
+	Cookie *http.Cookie
+	// JSON encodes the values of [Server.SendJSON]. Nil means
+	// encoding/json.
+	JSON JSONCodec
+	// DisablePingTimeout keeps sessions whose client stops answering pings
+	// (python-engineio's monitor_clients=False); pings are still sent.
+	// Zero (false) ends such sessions with [ReasonPingTimeout].
+	DisablePingTimeout bool
+
 	// AllowEIO3 lets clients of protocol version 3 (Socket.IO 2 era)
 	// connect, as the Node server's allowEIO3. Zero (false) answers them
 	// with error code 5.
 	AllowEIO3 bool
 
-	// Logger receives the server's logs. Nil discards them.
+	// Logger receives the server's logs: refused requests with their code
+	// (Info), upgrades (Debug), ping timeouts (Info), slow consumers
+	// (Warn), internal failures (Error). Nil logs only errors, to
+	// slog.Default().
 	Logger *slog.Logger
+}
+
+// JSONCodec encodes and decodes structured messages. encoding/json is the
+// default; any library with the same two functions fits.
+type JSONCodec interface {
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+type stdJSON struct{}
+
+func (stdJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (stdJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// Rejection is the error an [Options.Authorize] hook returns to refuse a
+// handshake with a status and body of its choosing.
+type Rejection struct {
+	// Status is the HTTP status. Zero means 401 Unauthorized.
+	Status int
+	// Body is encoded as the JSON body. Nil means {"message":"Unauthorized"}.
+	// The Node server's answer is Status 403 with
+	// Body map[string]any{"code": 4, "message": "Forbidden"}.
+	Body any
+}
+
+func (r *Rejection) Error() string {
+	return "eio: handshake rejected with status " + strconv.Itoa(r.status())
+}
+
+func (r *Rejection) status() int {
+	if r.Status == 0 {
+		return http.StatusUnauthorized
+	}
+	return r.Status
 }
 
 // serverOptions is Options resolved: every default applied once.
@@ -134,7 +201,20 @@ func (o *Options) withDefaults() serverOptions {
 		r.EventBuffer = 1024
 	}
 	if r.Logger == nil {
-		r.Logger = slog.New(slog.DiscardHandler)
+		r.Logger = errorsOnly()
+	}
+	if r.JSON == nil {
+		r.JSON = stdJSON{}
+	}
+	if r.Cookie != nil {
+		c := *r.Cookie
+		if c.Path == "" {
+			c.Path = "/"
+		}
+		if c.SameSite == 0 {
+			c.SameSite = http.SameSiteLaxMode
+		}
+		r.Cookie = &c
 	}
 	if r.Transports == nil {
 		r.allowPolling, r.allowWebSocket = true, true
@@ -160,4 +240,27 @@ func (o *Options) withDefaults() serverOptions {
 	r.pingIntervalMS = r.PingInterval.Milliseconds()
 	r.pingTimeoutMS = r.PingTimeout.Milliseconds()
 	return r
+}
+
+// errorsOnly is the logger of an unset Options.Logger: silent but for
+// errors the user must know of, which go to slog.Default().
+func errorsOnly() *slog.Logger {
+	return slog.New(minLevel{slog.Default().Handler(), slog.LevelError})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

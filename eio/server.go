@@ -4,7 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
+	"expvar"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -93,10 +94,10 @@ func (s *Server) SendBinary(sid string, data []byte) error {
 	return s.SendPacket(sid, codec.Packet{Type: codec.Message, Data: data, Binary: true})
 }
 
-// SendJSON encodes v with encoding/json and queues it as a text message to
-// the session sid.
+// SendJSON encodes v with Options.JSON (encoding/json by default) and
+// queues it as a text message to the session sid.
 func (s *Server) SendJSON(sid string, v any) error {
-	data, err := json.Marshal(v)
+	data, err := s.opts.JSON.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -206,12 +207,96 @@ func (s *Server) finishClose() {
 	})
 }
 
-// newSID returns a session id: 15 bytes (120 bits) from crypto/rand,
+// Session returns the data the application keeps with the session sid (nil
+// until saved). It waits for the session's actor, within ctx.
+func (s *Server) Session(ctx context.Context, sid string) (any, error) {
+	return s.dataCommand(ctx, sid, command{kind: cmdGet})
+}
+
+// SaveSession replaces the data the application keeps with the session
+// sid. The data lives as long as the session and comes back in its
+// EventDisconnect.
+func (s *Server) SaveSession(ctx context.Context, sid string, v any) error {
+	_, err := s.dataCommand(ctx, sid, command{kind: cmdSave, value: v})
+	return err
+}
+
+// UpdateSession replaces the session's data with fn(data), atomically with
+// respect to every other data call, and returns the new data. fn runs on
+// the session's actor: keep it short, and do not call the server's
+// session-data methods for the same sid from it (that would wait for
+// itself until ctx ends).
+func (s *Server) UpdateSession(ctx context.Context, sid string, fn func(any) any) (any, error) {
+	return s.dataCommand(ctx, sid, command{kind: cmdUpdate, update: fn})
+}
+
+func (s *Server) dataCommand(ctx context.Context, sid string, c command) (any, error) {
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return nil, ErrUnknownSession
+	}
+	c.reply = make(chan dataReply, 1)
+	if err := sess.cmds.Send(ctx, c); err != nil {
+		if errors.Is(err, actor.ErrClosed) {
+			return nil, ErrSessionClosed
+		}
+		return nil, err
+	}
+	select {
+	case r := <-c.reply:
+		return r.value, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// register stores sess under a new session id, which it sets.
+func (s *Server) register(sess *session) {
+	for {
+		sid := s.newSID()
+		if _, taken := s.sessions.LoadOrStore(sid, sess); !taken {
+			sess.sid = sid
+			return
+		}
+		s.log.Warn("eio: session id generated twice; generating another", "sid", sid)
+	}
+}
+
+// start runs a registered session's actor. Registration comes first so
+// that a concurrent Shutdown, which seals the group before it walks the
+// registry, either sees the session or refuses its start.
+func (s *Server) start(sess *session) bool {
+	if err := s.group.Go("session", sess.run); err != nil {
+		s.sessions.Delete(sess.sid)
+		return false
+	}
+	s.stats.handshakes.Add(1)
+	return true
+}
+
+func (s *Server) newSID() string {
+	if s.opts.GenerateID != nil {
+		return s.opts.GenerateID()
+	}
+	return randomSID()
+}
+
+// randomSID returns a session id: 15 bytes (120 bits) from crypto/rand,
 // URL-safe base64, 20 characters.
-func newSID() string {
+func randomSID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// openPackets builds what a session starts with: the open packet, and the
+// initial message if one is configured.
+func (s *Server) openPackets(sid string, upgradable bool) []codec.Packet {
+	open := s.openPacket(sid, upgradable)
+	if s.opts.InitialMessage == nil {
+		return []codec.Packet{open}
+	}
+	return []codec.Packet{open, {Type: codec.Message, Data: s.opts.InitialMessage}}
 }
 
 // openPacket builds the open packet for a session.
@@ -234,6 +319,9 @@ var websocketUpgrade = []string{TransportWebSocket}
 // serverStats are the server's counters: atomics, so that the hot path
 // takes no lock to count.
 type serverStats struct {
+	polling        atomic.Int64 // sessions on polling (upgrading included)
+	websocket      atomic.Int64 // sessions on WebSocket
+	queueHighWater atomic.Int64 // largest outbound queue drained at once, bytes
 	handshakes     atomic.Uint64
 	upgrades       atomic.Uint64
 	upgradesFailed atomic.Uint64
@@ -245,4 +333,81 @@ type serverStats struct {
 	eventsDropped  atomic.Uint64
 	disconnects    [ReasonSlowConsumer + 1]atomic.Uint64
 	rejected       [CodeUnsupportedProtocolVersion + 1]atomic.Uint64
+}
+
+func (st *serverStats) noteQueue(bytes int64) {
+	for {
+		cur := st.queueHighWater.Load()
+		if bytes <= cur || st.queueHighWater.CompareAndSwap(cur, bytes) {
+			return
+		}
+	}
+}
+
+// Stats is a snapshot of a server's counters since it started.
+type Stats struct {
+	Sessions          int64 // sessions now, both transports, ending ones included
+	PollingSessions   int64 // of which on long-polling (upgrading included)
+	WebSocketSessions int64 // of which on WebSocket
+	Handshakes        uint64
+	Upgrades          uint64
+	UpgradesFailed    uint64
+	MessagesIn        uint64
+	MessagesOut       uint64
+	BytesIn           uint64 // message bytes, not counting framing
+	BytesOut          uint64
+	// QueueHighWater is the largest outbound queue, in message bytes, a
+	// session has had to drain at once.
+	QueueHighWater int64
+	// Undelivered counts messages accepted by Send that never reached
+	// their peer because the session ended first.
+	Undelivered uint64
+	// EventsDropped counts events lost to a Close while the application
+	// was not reading Events.
+	EventsDropped uint64
+	// Disconnects counts ended sessions by reason ("ping timeout", ...).
+	Disconnects map[string]uint64
+	// Rejected counts refused requests by protocol error code.
+	Rejected map[ErrorCode]uint64
+}
+
+// Stats returns a snapshot of the server's counters. It takes no lock
+// that the sessions take: it is cheap enough to call often.
+func (s *Server) Stats() Stats {
+	st := &s.stats
+	out := Stats{
+		PollingSessions:   st.polling.Load(),
+		WebSocketSessions: st.websocket.Load(),
+		Handshakes:        st.handshakes.Load(),
+		Upgrades:          st.upgrades.Load(),
+		UpgradesFailed:    st.upgradesFailed.Load(),
+		MessagesIn:        st.messagesIn.Load(),
+		MessagesOut:       st.messagesOut.Load(),
+		BytesIn:           st.bytesIn.Load(),
+		BytesOut:          st.bytesOut.Load(),
+		QueueHighWater:    st.queueHighWater.Load(),
+		Undelivered:       st.undelivered.Load(),
+		EventsDropped:     st.eventsDropped.Load(),
+		Disconnects:       make(map[string]uint64),
+		Rejected:          make(map[ErrorCode]uint64),
+	}
+	out.Sessions = out.PollingSessions + out.WebSocketSessions
+	for r := range st.disconnects {
+		if n := st.disconnects[r].Load(); n > 0 {
+			out.Disconnects[Reason(r).String()] = n
+		}
+	}
+	for c := range st.rejected {
+		if n := st.rejected[c].Load(); n > 0 {
+			out.Rejected[ErrorCode(c)] = n
+		}
+	}
+	return out
+}
+
+// PublishExpvar publishes [Server.Stats] under name in the expvar registry
+// (served as JSON at /debug/vars by expvar's handler). Like
+// [expvar.Publish], it panics if name is already taken.
+func (s *Server) PublishExpvar(name string) {
+	expvar.Publish(name, expvar.Func(func() any { return s.Stats() }))
 }

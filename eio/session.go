@@ -25,12 +25,16 @@ const (
 	modeClosed                // ending or ended
 )
 
-// command is what HTTP handlers send a session: a long-poll GET waiting for
-// packets, or a WebSocket that wants to take over.
+// command is what other goroutines ask of a session: HTTP handlers send a
+// long-poll GET waiting for packets or a WebSocket that wants to take over;
+// the application reads or changes the session's data.
 type command struct {
-	kind cmdKind
-	poll *pollRequest
-	ws   *transport.WebSocket
+	kind   cmdKind
+	poll   *pollRequest
+	ws     *transport.WebSocket
+	value  any            // cmdSave
+	update func(any) any  // cmdUpdate
+	reply  chan dataReply // capacity 1, for the data commands
 }
 
 type cmdKind uint8
@@ -38,7 +42,16 @@ type cmdKind uint8
 const (
 	cmdPoll cmdKind = iota
 	cmdUpgrade
+	cmdGet
+	cmdSave
+	cmdUpdate
 )
+
+// dataReply answers a data command: the data after it, or an error.
+type dataReply struct {
+	value any
+	err   error
+}
 
 // pollRequest is a held GET. The actor answers it exactly once on reply.
 type pollRequest struct {
@@ -103,6 +116,7 @@ type session struct {
 	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
 
 	// Owned by the actor goroutine.
+	data   any           // the application's session data
 	req    *http.Request // handshake request, until the connect event
 	timer  *actor.Timer
 	armed  time.Time            // what timer is set to; zero when stopped
@@ -132,31 +146,36 @@ type session struct {
 	ended     bool // transports gone, disconnect event queued
 }
 
-func newSession(srv *Server, sid string, v codec.Version, r *http.Request, ws *transport.WebSocket) *session {
+// newSession makes a session for a handshake; the server registers it (which
+// sets its sid) before its actor starts.
+func newSession(srv *Server, v codec.Version, r *http.Request) *session {
 	o := &srv.opts
 	s := &session{
-		sid:     sid,
 		srv:     srv,
 		version: v,
 		req:     r,
-		ws:      ws,
 		cmds:    actor.NewMailbox[command](16),
 		in:      actor.NewSizedMailbox(256, int(o.MaxPayload), inboundSize),
 		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
 		wake:    actor.NewMailbox[actor.Tick](1),
 	}
 	s.timer = srv.sup.NewTimer(s.wake)
-	if ws != nil {
-		s.mode.Store(uint32(modeWebSocket))
-		s.live.Store(ws)
-	}
 	return s
+}
+
+// attach makes c the transport of a WebSocket-only session, before its
+// actor starts.
+func (s *session) attach(c *transport.WebSocket) {
+	s.ws = c
+	s.mode.Store(uint32(modeWebSocket))
+	s.live.Store(c)
 }
 
 // run is the session actor's goroutine.
 func (s *session) run(ctx context.Context) error {
 	defer s.finish(ctx)
 	now := time.Now()
+	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
 	s.req = nil
 	if s.version == codec.V4 {
@@ -166,7 +185,7 @@ func (s *session) run(ctx context.Context) error {
 		s.pongDue = now.Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
 	}
 	if s.ws != nil {
-		s.ctrl = append(s.ctrl, s.srv.openPacket(s.sid, false))
+		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false)...)
 		s.startReader(s.ws)
 		s.flush()
 	}
@@ -213,7 +232,6 @@ func (s *session) finish(ctx context.Context) {
 		s.reason, s.closeErr = ReasonTransportError, errInternal
 		s.endTransport()
 	}
-	s.srv.sessions.Delete(s.sid)
 	for ; s.pendHead < len(s.pending); s.pendHead++ {
 		ev := s.pending[s.pendHead]
 		select {
@@ -259,6 +277,16 @@ func (s *session) stalled(since time.Time) bool {
 	return s.pendHead < len(s.pending) || s.stallEnd.After(since)
 }
 
+// countTransport moves the server's count of sessions on the session's
+// transport by delta.
+func (s *session) countTransport(delta int64) {
+	if s.ws != nil {
+		s.srv.stats.websocket.Add(delta)
+	} else {
+		s.srv.stats.polling.Add(delta)
+	}
+}
+
 // writable reports whether queued packets have somewhere to go now.
 func (s *session) writable() bool {
 	if s.ws != nil {
@@ -278,6 +306,14 @@ func (s *session) handleCommands() {
 			s.onPoll(c.poll)
 		case cmdUpgrade:
 			s.onUpgrade(c.ws)
+		case cmdGet:
+			c.reply <- dataReply{value: s.data}
+		case cmdSave:
+			s.data = c.value
+			c.reply <- dataReply{value: s.data}
+		case cmdUpdate:
+			s.data = c.update(s.data)
+			c.reply <- dataReply{value: s.data}
 		}
 	}
 }
@@ -447,7 +483,9 @@ func (s *session) receiveProbe(m inbound) {
 			s.poll = nil
 		}
 	case m.pkt.Type == codec.Upgrade && s.probed:
+		s.countTransport(-1)
 		s.ws, s.probe, s.probed = s.probe, nil, false
+		s.countTransport(1)
 		s.upgradeDue = time.Time{}
 		s.live.Store(s.ws)
 		s.mode.Store(uint32(modeWebSocket))
@@ -467,7 +505,7 @@ func (s *session) receiveProbe(m inbound) {
 // abandonUpgrade drops the probe WebSocket; the session goes on polling.
 func (s *session) abandonUpgrade(err error) {
 	s.srv.stats.upgradesFailed.Add(1)
-	s.srv.log.Debug("eio: upgrade abandoned", "sid", s.sid, "err", err)
+	s.srv.log.Info("eio: upgrade abandoned", "sid", s.sid, "err", err)
 	_ = s.probe.CloseWith(ws.StatusNormalClosure)
 	s.probe, s.probed = nil, false
 	s.upgradeDue = time.Time{}
@@ -500,6 +538,7 @@ func (s *session) collect() []codec.Packet {
 		}
 		s.srv.stats.messagesOut.Add(uint64(n))
 		s.srv.stats.bytesOut.Add(uint64(size))
+		s.srv.stats.noteQueue(int64(size))
 	}
 	if s.sendClose {
 		b = append(b, codec.Packet{Type: codec.Close})
@@ -565,7 +604,9 @@ func (s *session) handleWake() {
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
 	if due(s.pongDue, now) && s.reason == 0 {
-		if s.stalled(s.pingSent) {
+		if o.DisablePingTimeout {
+			s.pongDue, s.nextPing = time.Time{}, now.Add(o.PingInterval)
+		} else if s.stalled(s.pingSent) {
 			// We stopped reading because the application is slow; the
 			// pong may be waiting behind its messages. Give it time.
 			s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
@@ -664,6 +705,7 @@ func (s *session) endTransport() {
 		return
 	}
 	s.ended = true
+	s.countTransport(-1)
 	s.mode.Store(uint32(modeClosed))
 	s.out.Close()
 	s.cmds.Close()
@@ -690,10 +732,13 @@ func (s *session) endTransport() {
 		if !ok {
 			break
 		}
-		if c.kind == cmdPoll {
+		switch c.kind {
+		case cmdPoll:
 			c.poll.reply <- pollReply{err: true, code: CodeUnknownSID}
-		} else if c.kind == cmdUpgrade {
+		case cmdUpgrade:
 			_ = c.ws.CloseWith(ws.StatusGoingAway)
+		default:
+			c.reply <- dataReply{err: ErrSessionClosed}
 		}
 	}
 	if n := s.out.Len(); n > 0 {
@@ -703,5 +748,8 @@ func (s *session) endTransport() {
 	s.closeDue = time.Time{}
 	s.timer.Stop()
 	s.srv.stats.disconnects[s.reason].Add(1)
-	s.emit(Event{Type: EventDisconnect, SID: s.sid, Reason: s.reason, Err: s.closeErr})
+	// Forget the session before the application hears of its end, so that
+	// a Send after the disconnect event says ErrUnknownSession.
+	s.srv.sessions.Delete(s.sid)
+	s.emit(Event{Type: EventDisconnect, SID: s.sid, Reason: s.reason, Err: s.closeErr, Session: s.data})
 }
