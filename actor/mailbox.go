@@ -253,6 +253,12 @@ func (m *Mailbox[T]) Ready() <-chan struct{} { return m.ready }
 // never waits. It returns [ErrClosed] only when the mailbox is closed and
 // nothing was left to drain.
 func (m *Mailbox[T]) Drain(dst []T) ([]T, error) {
+	return m.DrainMax(dst, -1)
+}
+
+// DrainMax is Drain taking at most max items (max < 0: no limit); the rest
+// stay queued, and Ready fires again for them.
+func (m *Mailbox[T]) DrainMax(dst []T, max int) ([]T, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.n == 0 {
@@ -261,7 +267,7 @@ func (m *Mailbox[T]) Drain(dst []T) ([]T, error) {
 		}
 		return dst, nil
 	}
-	for m.n > 0 {
+	for taken := 0; m.n > 0 && taken != max; taken++ {
 		dst = append(dst, m.pop())
 	}
 	m.afterRecv()

@@ -1147,3 +1147,30 @@ func TestMailboxSendCancelRace(t *testing.T) {
 		}
 	}
 }
+
+func TestMailboxDrainMax(t *testing.T) {
+	m := actor.NewMailbox[int](8)
+	for i := 0; i < 5; i++ {
+		if err := m.TrySend(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-m.Ready()
+	got, err := m.DrainMax(nil, 2)
+	if err != nil || len(got) != 2 || got[0] != 0 || got[1] != 1 {
+		t.Fatalf("DrainMax(2) = %v, %v", got, err)
+	}
+	select {
+	case <-m.Ready():
+	default:
+		t.Fatal("Ready not signalled for the items left")
+	}
+	got, _ = m.DrainMax(got[:0], 0)
+	if len(got) != 0 || m.Len() != 3 {
+		t.Fatalf("DrainMax(0) took %v, left %d", got, m.Len())
+	}
+	got, _ = m.DrainMax(got[:0], -1)
+	if len(got) != 3 || got[2] != 4 {
+		t.Fatalf("DrainMax(-1) = %v", got)
+	}
+}

@@ -60,6 +60,12 @@ type Options struct {
 	// WriteTimeout bounds one write to a WebSocket; a peer that accepts
 	// nothing for this long ends its session. Zero means PingTimeout.
 	WriteTimeout time.Duration
+	// MaxPollPackets bounds the packets in one long-poll response; what is
+	// left goes in the next. Zero means 16: python-engineio's client
+	// refuses payloads of more (max_decode_packets), and a server that
+	// wants every client to work stays under it. Negative means no bound,
+	// as the Node server.
+	MaxPollPackets int
 	// EventBuffer is the capacity of the [Server.Events] channel. Zero
 	// means 1024.
 	EventBuffer int
@@ -196,6 +202,9 @@ func (o *Options) withDefaults() serverOptions {
 	}
 	if r.WriteTimeout <= 0 {
 		r.WriteTimeout = r.PingTimeout
+	}
+	if r.MaxPollPackets == 0 {
+		r.MaxPollPackets = 16
 	}
 	if r.EventBuffer <= 0 {
 		r.EventBuffer = 1024

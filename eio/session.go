@@ -523,14 +523,20 @@ func (s *session) queueCtrl(p codec.Packet) {
 	}
 }
 
-// collect takes everything due to the peer: the actor's own packets, the
-// application's, and the close packet when owed.
-func (s *session) collect() []codec.Packet {
-	b := append(s.batch[:0], s.ctrl...)
+// collect takes what is due to the peer, at most limit packets (limit < 0:
+// none): the actor's own packets, the application's, and the close packet
+// when it is owed and nothing is left before it. closing reports that the
+// close packet is in.
+func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
+	b = append(s.batch[:0], s.ctrl...)
 	clear(s.ctrl)
 	s.ctrl = s.ctrl[:0]
 	before := len(b)
-	b, _ = s.out.Drain(b)
+	room := -1
+	if limit >= 0 {
+		room = max(0, limit-before)
+	}
+	b, _ = s.out.DrainMax(b, room)
 	if n := len(b) - before; n > 0 {
 		size := 0
 		for _, p := range b[before:] {
@@ -540,10 +546,11 @@ func (s *session) collect() []codec.Packet {
 		s.srv.stats.bytesOut.Add(uint64(size))
 		s.srv.stats.noteQueue(int64(size))
 	}
-	if s.sendClose {
+	if s.sendClose && s.out.Len() == 0 {
 		b = append(b, codec.Packet{Type: codec.Close})
+		closing = true
 	}
-	return b
+	return b, closing
 }
 
 func (s *session) release(b []codec.Packet) {
@@ -555,11 +562,10 @@ func (s *session) release(b []codec.Packet) {
 func (s *session) flush() {
 	switch {
 	case s.ws != nil:
-		b := s.collect()
+		b, closing := s.collect(-1)
 		if len(b) == 0 {
 			return
 		}
-		closing := s.sendClose
 		err := s.ws.WritePackets(b, s.version)
 		s.release(b)
 		if closing {
@@ -568,11 +574,10 @@ func (s *session) flush() {
 			s.close(reasonFor(err), err)
 		}
 	case s.poll != nil && !s.probed:
-		b := s.collect()
+		b, closing := s.collect(s.srv.opts.MaxPollPackets)
 		if len(b) == 0 {
 			return
 		}
-		closing := s.sendClose
 		s.replyPoll(s.poll, b)
 		s.poll = nil
 		s.release(b)

@@ -106,5 +106,10 @@ func startEcho(t testing.TB, args ...string) (*process, string) {
 // runNode runs a Node script from js/ to completion and returns its stdout.
 func runNode(t testing.TB, timeout time.Duration, script string, args ...string) []byte {
 	t.Helper()
-	return testpeer.Run(t, timeout, jsDir(), "node", append([]string{script}, args...)...)
+	return runIn(t, timeout, jsDir(), "node", append([]string{script}, args...)...)
+}
+
+func runIn(t testing.TB, timeout time.Duration, dir, name string, args ...string) []byte {
+	t.Helper()
+	return testpeer.Run(t, timeout, dir, name, args...)
 }

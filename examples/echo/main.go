@@ -1,7 +1,8 @@
 // Command echo is an Engine.IO server that echoes every message to its
 // sender with the same type (text or binary). A text message
 // "broadcast:<payload>" is instead sent as <payload> to every connected
-// session. Conformance, interop and load tests run against it.
+// session, and the text message "disconnect:" makes the server end the
+// sender's session. Conformance, interop and load tests run against it.
 //
 //	go run ./examples/echo -addr 127.0.0.1:3000 -ping-interval 300ms -ping-timeout 200ms -cors '*'
 package main
@@ -86,6 +87,8 @@ func main() {
 
 var broadcastPrefix = []byte("broadcast:")
 
+var disconnectCommand = []byte("disconnect:")
+
 // echo answers every message until the server shuts down.
 func echo(srv *eio.Server) {
 	sids := make(map[string]struct{})
@@ -99,6 +102,8 @@ func echo(srv *eio.Server) {
 			switch {
 			case ev.Binary:
 				_ = srv.SendBinary(ev.SID, ev.Data)
+			case bytes.Equal(ev.Data, disconnectCommand):
+				_ = srv.Disconnect(ev.SID)
 			case bytes.HasPrefix(ev.Data, broadcastPrefix):
 				payload := ev.Data[len(broadcastPrefix):]
 				for sid := range sids {
