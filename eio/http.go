@@ -22,7 +22,7 @@ const maxPacketsPerPost = 4096
 // another path is a 404. Protocol errors are answered as the reference
 // server does: 400 (403 for code 4) with {"code":N,"message":"..."}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p != s.opts.Path && p != s.opts.Path[:len(s.opts.Path)-1] {
+	if !s.atPath(r.URL.Path) {
 		http.NotFound(w, r)
 		return
 	}
