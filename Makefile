@@ -8,12 +8,23 @@ BENCHTIME   ?= 1s
 BIN         := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.7.0
 # Debian packages the interop tests need.
-APT_PACKAGES := python3-engineio python3-websocket python3-aiohttp python3-requests
+APT_PACKAGES := python3-engineio python3-websocket python3-aiohttp python3-requests chromium
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test test-unit bench fuzz lint interop deps deps-apt deps-js run clean
+.PHONY: all test test-unit bench fuzz lint interop deps deps-apt deps-js deps-chat run clean
 
 all: lint test
+
+## run: the chat example with its browser page on http://127.0.0.1:8080/.
+run: deps-chat
+	$(GO) run ./examples/chat
+
+deps-chat: examples/chat/web/node_modules/.package-lock.json
+
+examples/chat/web/node_modules/.package-lock.json: examples/chat/web/package.json examples/chat/web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) deps-apt
+	cd examples/chat/web && npm ci --no-audit --no-fund
+	@touch $@
 
 ## test: every test, race detector on, with the real Node and Python peers.
 test: deps
@@ -50,7 +61,7 @@ $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## deps: install the test peers: Debian packages and the pinned npm packages.
-deps: deps-apt deps-js
+deps: deps-apt deps-js deps-chat
 
 deps-apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -67,4 +78,4 @@ interop/js/node_modules/.package-lock.json: interop/js/package.json interop/js/p
 	@touch $@
 
 clean:
-	rm -rf $(BIN) interop/js/node_modules
+	rm -rf $(BIN) interop/js/node_modules examples/chat/web/node_modules

@@ -14,7 +14,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-var echoBinary string // built once by TestMain
+// Server binaries, built once by TestMain.
+var echoBinary, chatBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -27,10 +28,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	echoBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", raceEnabled)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	for _, b := range []struct {
+		bin *string
+		pkg string
+	}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}} {
+		if *b.bin, err = testpeer.Build(dir, "github.com/chanio/chanio/"+b.pkg, raceEnabled); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	code := m.Run()
 	if code == 0 {
@@ -46,6 +51,12 @@ func run(m *testing.M) int {
 func jsDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "js")
+}
+
+// repoDir is the repository's root.
+func repoDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
 }
 
 // pythonDir is the directory of the python-engineio scripts.

@@ -1,0 +1,114 @@
+// Command chat is a small chat room on chanio: a web page, using the
+// official engine.io-client browser bundle, where everyone sees every
+// message, who joined and who left, and which transport each page is on.
+//
+//	make run          # installs the bundle, then runs this on http://127.0.0.1:8080/
+//	go run ./examples/chat -addr 127.0.0.1:8080 -web examples/chat/web
+//
+// The page takes ?transport=polling or ?transport=websocket to force one
+// transport; by default it starts on polling and upgrades. A binary message
+// (the page's "send bytes" button) comes back to its sender as sent.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/chanio/chanio/eio"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	web := flag.String("web", "examples/chat/web", "directory of the page and its npm packages")
+	flag.Parse()
+
+	bundle := filepath.Join(*web, "node_modules", "engine.io-client", "dist", "engine.io.js")
+	if _, err := os.Stat(bundle); err != nil {
+		log.Fatalf("the engine.io-client bundle is missing (%v): run `make run`, or `npm ci` in %s", err, *web)
+	}
+	srv := eio.NewServer(&eio.Options{
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	site := srv.Handler(eio.StaticFiles{
+		"/":             {Path: filepath.Join(*web, "index.html")},
+		"/chat.js":      {Path: filepath.Join(*web, "chat.js")},
+		"/engine.io.js": {Path: bundle},
+	}, nil)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("listening on http://%s/\n", ln.Addr())
+	httpSrv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutdown)
+		if srv.Shutdown(shutdown) != nil {
+			_ = srv.Close()
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		chat(srv)
+	}()
+	if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	<-done
+}
+
+// note is what the server sends pages, as JSON.
+type note struct {
+	Type  string `json:"type"` // "welcome", "join", "leave", "chat"
+	Name  string `json:"name"`
+	Text  string `json:"text,omitempty"`
+	Count int    `json:"count"` // people in the room
+}
+
+// chat runs the room until the server shuts down.
+func chat(srv *eio.Server) {
+	names := map[string]string{}
+	broadcast := func(n note) {
+		n.Count = len(names)
+		for sid := range names {
+			_ = srv.SendJSON(sid, n)
+		}
+	}
+	for ev := range srv.Events() {
+		switch ev.Type {
+		case eio.EventConnect:
+			name := "guest-" + ev.SID[:4]
+			names[ev.SID] = name
+			_ = srv.SendJSON(ev.SID, note{Type: "welcome", Name: name, Count: len(names)})
+			broadcast(note{Type: "join", Name: name})
+		case eio.EventDisconnect:
+			name := names[ev.SID]
+			delete(names, ev.SID)
+			broadcast(note{Type: "leave", Name: name, Text: ev.Reason.String()})
+		case eio.EventMessage:
+			if ev.Binary {
+				_ = srv.SendBinary(ev.SID, ev.Data)
+				continue
+			}
+			broadcast(note{Type: "chat", Name: names[ev.SID], Text: string(ev.Data)})
+		}
+	}
+}

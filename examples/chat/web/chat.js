@@ -1,0 +1,82 @@
+// The chat page: the official engine.io-client (global eio from
+// /engine.io.js) talking to examples/chat. window.chat holds the page's
+// state for the browser tests.
+(function () {
+  const params = new URLSearchParams(location.search);
+  const forced = params.get("transport"); // "polling", "websocket" or null
+  const socket = eio({
+    transports: forced ? [forced] : ["polling", "websocket"],
+    upgrade: !forced,
+  });
+  const state = (window.chat = {
+    connected: false, transport: null, upgraded: false, name: null,
+    messages: [], binary: [], closed: null,
+    send(text) { socket.send(text); },
+    sendBytes(bytes) { socket.send(new Uint8Array(bytes).buffer); },
+  });
+  const log = document.getElementById("log");
+  const transportEl = document.getElementById("transport");
+
+  function line(text, cls) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    if (cls) p.className = cls;
+    log.appendChild(p);
+    log.scrollTop = log.scrollHeight;
+  }
+  function showTransport() {
+    state.transport = socket.transport.name;
+    transportEl.textContent = state.transport;
+  }
+
+  const stateEl = document.getElementById("state");
+  socket.on("open", () => {
+    state.connected = true;
+    stateEl.textContent = "connected,";
+    showTransport();
+    line("connected over " + state.transport, "sys");
+  });
+  socket.on("upgrade", () => {
+    state.upgraded = true;
+    showTransport();
+    line("upgraded to " + state.transport, "sys");
+  });
+  socket.binaryType = "arraybuffer";
+  socket.on("message", (data) => {
+    if (typeof data !== "string") {
+      const bytes = Array.from(new Uint8Array(data));
+      state.binary.push(bytes);
+      line("bytes came back: [" + bytes.join(", ") + "]", "sys");
+      return;
+    }
+    const n = JSON.parse(data);
+    switch (n.type) {
+      case "welcome":
+        state.name = n.name;
+        document.getElementById("me").textContent = "— you are " + n.name;
+        break;
+      case "join": line(n.name + " joined (" + n.count + " here)", "sys"); break;
+      case "leave": line(n.name + " left: " + n.text + " (" + n.count + " here)", "sys"); break;
+      case "chat":
+        state.messages.push(n);
+        line(n.name + ": " + n.text);
+        break;
+    }
+  });
+  socket.on("close", (reason) => {
+    state.connected = false;
+    state.closed = reason;
+    stateEl.textContent = "disconnected,";
+    transportEl.textContent = "closed (" + reason + ")";
+  });
+
+  document.getElementById("form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = document.getElementById("text");
+    if (input.value) socket.send(input.value);
+    input.value = "";
+  });
+  document.getElementById("bytes").addEventListener("click", () => {
+    state.sendBytes([1, 2, 3, 250]);
+  });
+})();

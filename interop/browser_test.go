@@ -1,0 +1,93 @@
+package interop
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// requireBrowser skips (or fails) unless Debian's chromium, playwright-core
+// and the chat page's engine.io-client bundle are installed.
+func requireBrowser(t testing.TB) {
+	t.Helper()
+	requireNode(t)
+	if _, err := exec.LookPath(chromium); err != nil {
+		missingPeer(t, "chromium", "make deps (apt-get install chromium)")
+	}
+	if _, err := os.Stat(filepath.Join(jsDir(), "node_modules", "playwright-core")); err != nil {
+		missingPeer(t, "npm package playwright-core", "make deps")
+	}
+	if _, err := os.Stat(filepath.Join(repoDir(), "examples", "chat", "web", "node_modules", "engine.io-client")); err != nil {
+		missingPeer(t, "the chat page's engine.io-client bundle", "make deps (npm ci in examples/chat/web)")
+	}
+}
+
+type browserSummary struct {
+	A, B struct {
+		Transport string `json:"transport"`
+		Upgraded  bool   `json:"upgraded"`
+	}
+	AGotB      bool   `json:"aGotB"`
+	BGotA      bool   `json:"bGotA"`
+	Binary     []int  `json:"binary"`
+	Screenshot string `json:"screenshot"`
+	Error      string `json:"error"`
+}
+
+// TestBrowserChat: two pages of examples/chat in headless Chromium, using
+// the official engine.io-client bundle, chat with each other over
+// polling, over WebSocket and across an upgrade, and an ArrayBuffer
+// round-trips. A screenshot of each run is left in testdata/out/.
+func TestBrowserChat(t *testing.T) {
+	requireBrowser(t)
+	_, url := startProcess(t, repoDir(), chatBinary, "-addr", "127.0.0.1:0", "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
+	outDir := filepath.Join(repoDir(), "interop", "testdata", "out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode, transport string
+		upgraded        bool
+	}{
+		{"polling", "polling", false},
+		{"websocket", "websocket", false},
+		{"upgrade", "websocket", true},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			shot := filepath.Join(outDir, "chat-"+tc.mode+".png")
+			_ = os.Remove(shot)
+			out := runNode(t, 90*time.Second, "browser.js", url, tc.mode, shot)
+			var got browserSummary
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("browser output %q: %v", out, err)
+			}
+			if got.Error != "" {
+				t.Fatalf("browser: %s", got.Error)
+			}
+			if !got.AGotB || !got.BGotA {
+				t.Errorf("chat: A got B's message %v, B got A's %v", got.AGotB, got.BGotA)
+			}
+			for name, p := range map[string]struct {
+				Transport string `json:"transport"`
+				Upgraded  bool   `json:"upgraded"`
+			}{"A": got.A, "B": got.B} {
+				if p.Transport != tc.transport || p.Upgraded != tc.upgraded {
+					t.Errorf("page %s on %q (upgraded %v), want %q (%v)", name, p.Transport, p.Upgraded, tc.transport, tc.upgraded)
+				}
+			}
+			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
+				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
+			}
+			png, err := os.ReadFile(shot)
+			if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+				t.Errorf("screenshot %s: %v", shot, err)
+			}
+		})
+	}
+}
