@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,6 +250,16 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 		r.p99 = all[len(all)*99/100]
 	}
 	return r
+}
+
+// maxSessions is how many sessions a benchmark may open: each costs a file
+// on each side, and both sides live under the same per-process limit.
+func maxSessions() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1000
+	}
+	return int(lim.Cur) - 200
 }
 
 func dialClients(b *testing.B, s *server, n int) []*wsClient {

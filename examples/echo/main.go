@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -35,6 +36,7 @@ func main() {
 	upgradeTimeout := flag.Duration("upgrade-timeout", 10*time.Second, "polling-to-WebSocket upgrade timeout")
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
+	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\") on this address")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -51,6 +53,13 @@ func main() {
 	}
 	applyCORS(opts, *cors)
 	srv := eio.NewServer(opts)
+	if *debugAddr != "" {
+		srv.PublishExpvar("eio")
+		go func() {
+			// http.DefaultServeMux has /debug/pprof/ and /debug/vars.
+			log.Println(http.ListenAndServe(*debugAddr, nil))
+		}()
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
