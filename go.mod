@@ -8,4 +8,4 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/gobwas/httphead v0.1.0 // indirect
+require github.com/gobwas/httphead v0.1.0

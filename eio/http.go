@@ -154,7 +154,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	}
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, v)
-	writePayload(w, *buf)
+	writePayload(w, r, *buf, s.opts.httpCompressionThreshold)
 	transport.ReleaseBuffer(buf)
 }
 
@@ -165,22 +165,43 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 	if s.opts.Cookie != nil {
 		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
 	}
-	conn, rw, _, err := upgrader.Upgrade(r, w)
+	c, err := s.upgradeWebSocket(upgrader, w, r)
 	if err != nil {
 		s.sessions.Delete(sess.sid)
 		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
-		if conn != nil {
-			_ = conn.Close()
-		}
 		return
 	}
-	c := transport.NewWebSocket(conn, rw.Reader, transport.ServerSide, s.opts.MaxPayload, s.opts.WriteTimeout)
 	sess.attach(c)
 	if !s.start(sess) {
 		_ = c.CloseWith(ws.StatusGoingAway)
 		return
 	}
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportWebSocket, "remote", r.RemoteAddr)
+}
+
+// upgradeWebSocket runs the WebSocket handshake with u, negotiating
+// permessage-deflate when WebSocketCompression is on, and wraps the
+// connection. On failure the connection has been closed.
+func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *http.Request) (*transport.WebSocket, error) {
+	var neg *transport.DeflateNegotiator
+	if s.opts.WebSocketCompression {
+		neg = new(transport.DeflateNegotiator)
+		u.Negotiate = neg.Negotiate
+	}
+	conn, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return nil, err
+	}
+	return transport.NewWebSocketWith(conn, rw.Reader, transport.WebSocketOptions{
+		Side:             transport.ServerSide,
+		MaxMessage:       s.opts.MaxPayload,
+		WriteTimeout:     s.opts.WriteTimeout,
+		Deflate:          neg != nil && neg.Accepted(),
+		DeflateThreshold: s.opts.CompressionThreshold,
+	}), nil
 }
 
 // cookie is the handshake cookie carrying sid.
@@ -229,14 +250,10 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *sess
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
-	conn, rw, _, err := s.upgrader.Upgrade(r, w)
+	c, err := s.upgradeWebSocket(s.upgrader, w, r)
 	if err != nil {
-		if conn != nil {
-			_ = conn.Close()
-		}
 		return
 	}
-	c := transport.NewWebSocket(conn, rw.Reader, transport.ServerSide, s.opts.MaxPayload, s.opts.WriteTimeout)
 	if sess.cmds.Send(r.Context(), command{kind: cmdUpgrade, ws: c}) != nil {
 		_ = c.CloseWith(ws.StatusGoingAway)
 	}
@@ -276,7 +293,7 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session
 	if jsonp != "" {
 		writeJSONP(w, jsonp, *rep.body)
 	} else {
-		writePayload(w, *rep.body)
+		writePayload(w, r, *rep.body, s.opts.httpCompressionThreshold)
 	}
 	transport.ReleaseBuffer(rep.body)
 }
@@ -287,13 +304,13 @@ var (
 	noStore   = []string{"no-store"}
 )
 
-func writePayload(w http.ResponseWriter, body []byte) {
+// writePayload answers a polling GET with body, compressed when it is over
+// threshold bytes (negative: never) and r accepts gzip or deflate.
+func writePayload(w http.ResponseWriter, r *http.Request, body []byte, threshold int) {
 	h := w.Header()
 	h["Content-Type"] = textPlain
 	h["Cache-Control"] = noStore
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_ = transport.WriteBody(w, r, body, threshold)
 }
 
 // servePost delivers a POSTed payload to the session, waiting while the

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chanio/chanio/transport"
 )
 
 // Transport names, as [Options.Transports], [ClientOptions.Transports] and
@@ -39,6 +41,27 @@ type Options struct {
 	// or a WebSocket message, in bytes. It is advertised in the open packet.
 	// Zero means 1,000,000.
 	MaxPayload int64
+
+	// DisableCompression turns off compression of polling responses.
+	// Zero (false) gzips or deflates a response body over
+	// CompressionThreshold bytes when the request's Accept-Encoding allows
+	// it, as the reference servers' httpCompression does by default. Turn
+	// it off if responses mix secrets with data an attacker chooses (the
+	// BREACH attack on compressed HTTPS bodies).
+	DisableCompression bool
+	// CompressionThreshold is the size in bytes a polling response body,
+	// or with WebSocketCompression a WebSocket message, must pass to be
+	// compressed. Zero means 1024.
+	CompressionThreshold int
+	// WebSocketCompression lets WebSocket clients negotiate
+	// permessage-deflate (RFC 7692). The server answers with
+	// server_no_context_takeover and client_no_context_takeover, so every
+	// message is compressed on its own and a connection keeps no compressor
+	// between messages. Messages over CompressionThreshold bytes are sent
+	// compressed; incoming ones are bounded by MaxPayload after inflating,
+	// and one that inflates past it ends the session. Zero (false) declines
+	// the extension, as the Node server's perMessageDeflate default.
+	WebSocketCompression bool
 
 	// DisableUpgrades stops polling sessions from upgrading to WebSocket;
 	// the open packet then advertises no upgrades. Zero (false) allows
@@ -169,6 +192,9 @@ type serverOptions struct {
 	anyOrigin                     bool
 	origins                       map[string]bool
 	pingIntervalMS, pingTimeoutMS int64
+	// httpCompressionThreshold is CompressionThreshold, or -1 with
+	// DisableCompression: transport.WriteBody's threshold.
+	httpCompressionThreshold int
 }
 
 func (o *Options) withDefaults() serverOptions {
@@ -248,6 +274,13 @@ func (o *Options) withDefaults() serverOptions {
 	}
 	r.pingIntervalMS = r.PingInterval.Milliseconds()
 	r.pingTimeoutMS = r.PingTimeout.Milliseconds()
+	if r.CompressionThreshold <= 0 {
+		r.CompressionThreshold = transport.DefaultCompressionThreshold
+	}
+	r.httpCompressionThreshold = r.CompressionThreshold
+	if r.DisableCompression {
+		r.httpCompressionThreshold = -1
+	}
 	return r
 }
 

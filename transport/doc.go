@@ -3,6 +3,12 @@
 // long-polling (ReadBody, and the pooled buffers responses are encoded
 // into).
 //
+// It also owns their compression: [WriteBody] gzips or deflates a polling
+// response the client accepts, and a [WebSocket] made with
+// [WebSocketOptions].Deflate speaks permessage-deflate, negotiated by a
+// [DeflateNegotiator] on a server or [DeflateOffer] and [DeflateAccepted]
+// on a client.
+//
 // It knows frames and bodies, not sessions: the eio package decides what a
 // packet means and which session it belongs to.
 package transport

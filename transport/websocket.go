@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -27,11 +29,14 @@ const (
 )
 
 // Errors returned by [WebSocket.ReadMessage]. Each one has already been
-// answered with the matching close frame.
+// answered with the matching close frame: 1009 for ErrMessageTooBig (a
+// compressed message that inflates past the limit included), 1007 for
+// ErrInvalidUTF8 and ErrInvalidCompression, 1002 for ErrProtocol.
 var (
-	ErrMessageTooBig = errors.New("transport: websocket message over the size limit")
-	ErrInvalidUTF8   = errors.New("transport: invalid UTF-8 in websocket text message")
-	ErrProtocol      = errors.New("transport: websocket protocol violation")
+	ErrMessageTooBig      = errors.New("transport: websocket message over the size limit")
+	ErrInvalidUTF8        = errors.New("transport: invalid UTF-8 in websocket text message")
+	ErrInvalidCompression = errors.New("transport: invalid permessage-deflate data in websocket message")
+	ErrProtocol           = errors.New("transport: websocket protocol violation")
 )
 
 // CloseError is returned by [WebSocket.ReadMessage] when the peer sent a
@@ -53,6 +58,8 @@ type WebSocket struct {
 	side         Side
 	maxMessage   int64
 	writeTimeout time.Duration
+	deflate      bool // permessage-deflate negotiated
+	threshold    int  // compress outgoing messages longer than this
 
 	// Read side, owned by the reading goroutine.
 	br     *bufio.Reader
@@ -63,24 +70,67 @@ type WebSocket struct {
 	closeSent bool       // guarded by wmu
 }
 
-// NewWebSocket wraps an upgraded connection. br holds bytes the handshake
-// read past its end, or is nil. maxMessage bounds an incoming message
-// (after reassembly of fragments); writeTimeout bounds every write (zero
-// means none).
+// NewWebSocket wraps an upgraded connection without compression. br holds
+// bytes the handshake read past its end, or is nil. maxMessage bounds an
+// incoming message (after reassembly of fragments); writeTimeout bounds
+// every write (zero means none). It is [NewWebSocketWith] with only those
+// options set.
 func NewWebSocket(conn net.Conn, br *bufio.Reader, side Side, maxMessage int64, writeTimeout time.Duration) *WebSocket {
+	return NewWebSocketWith(conn, br, WebSocketOptions{Side: side, MaxMessage: maxMessage, WriteTimeout: writeTimeout})
+}
+
+// WebSocketOptions configures a [WebSocket] made by [NewWebSocketWith].
+type WebSocketOptions struct {
+	// Side is the end of the connection this is: [ClientSide] masks the
+	// frames it sends, [ServerSide] requires masked frames.
+	Side Side
+	// MaxMessage bounds an incoming message in bytes, after reassembly of
+	// its fragments and, if compressed, after inflating it. Past it
+	// [WebSocket.ReadMessage] fails with [ErrMessageTooBig].
+	MaxMessage int64
+	// WriteTimeout bounds every write. Zero means none.
+	WriteTimeout time.Duration
+
+	// Deflate turns on permessage-deflate (RFC 7692), without context
+	// takeover in either direction. Set it only when the handshake
+	// negotiated it: from [DeflateNegotiator.Accepted] on a server, from
+	// [DeflateAccepted] on a client. Zero (false) sends every frame
+	// uncompressed and fails a compressed one with [ErrProtocol].
+	Deflate bool
+	// DeflateThreshold is the size in bytes an outgoing data message must
+	// pass to be compressed when Deflate is on; smaller ones, and any that
+	// compression would not shrink, go uncompressed. Zero means
+	// [DefaultCompressionThreshold]; negative means compress none (compressed
+	// messages from the peer are still read).
+	DeflateThreshold int
+}
+
+// NewWebSocketWith wraps an upgraded connection configured by o. br holds
+// bytes the handshake read past its end, or is nil.
+func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
 	if br == nil {
 		br = bufio.NewReaderSize(conn, 4096)
 	}
-	return &WebSocket{conn: conn, br: br, side: side, maxMessage: maxMessage, writeTimeout: writeTimeout}
+	c := &WebSocket{conn: conn, br: br, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
+	if o.Deflate {
+		c.deflate = true
+		switch c.threshold = o.DeflateThreshold; {
+		case c.threshold == 0:
+			c.threshold = DefaultCompressionThreshold
+		case c.threshold < 0:
+			c.threshold = math.MaxInt
+		}
+	}
+	return c
 }
 
 // Conn returns the underlying connection.
 func (c *WebSocket) Conn() net.Conn { return c.conn }
 
 // ReadMessage returns the next complete data message. It answers pings,
-// skips pongs, reassembles fragments and enforces the size limit and UTF-8
-// validity of text, closing the connection with the matching WebSocket
-// status on a violation.
+// skips pongs, reassembles fragments, inflates compressed messages and
+// enforces the size limit and UTF-8 validity of text, closing the
+// connection with the matching WebSocket status on a violation.
 //
 // data is newly allocated for every message and belongs to the caller.
 func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
@@ -105,6 +155,9 @@ func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 			return nil, false, c.fail(ws.StatusProtocolError, ErrProtocol)
 		case h.OpCode != ws.OpContinuation:
 			op = h.OpCode
+			if h.Rsv != 0 { // RSV1, which checkHeader let through: compressed
+				return c.readCompressed(h, op)
+			}
 		}
 		if h.Length > c.maxMessage-int64(len(data)) {
 			return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
@@ -134,14 +187,90 @@ func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 	}
 }
 
+// rsv1 is RSV1 as ws.Header.Rsv holds it: the permessage-deflate bit.
+const rsv1 = 0x04
+
 func (c *WebSocket) checkHeader(h ws.Header) error {
 	wantMask := c.side == ServerSide
+	rsv := h.Rsv
+	if c.deflate && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary) {
+		rsv &^= rsv1 // allowed on the first frame of a data message only
+	}
 	switch {
-	case h.Rsv != 0, h.OpCode.IsReserved(), h.Masked != wantMask,
+	case rsv != 0, h.OpCode.IsReserved(), h.Masked != wantMask,
 		h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
 		return c.fail(ws.StatusProtocolError, ErrProtocol)
 	}
 	return nil
+}
+
+// readCompressed reads the rest of a compressed message whose first frame
+// header, h, has been read, and inflates it. The compressed bytes collect
+// in a pooled buffer; they may run a little past maxMessage (deflate's
+// framing of incompressible data), the inflated message may not.
+func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, error) {
+	zbuf := getBuffer()
+	defer putBuffer(zbuf)
+	limit := c.maxMessage + c.maxMessage>>10 + 64
+	if limit < c.maxMessage {
+		limit = math.MaxInt64
+	}
+	for {
+		z := *zbuf
+		if h.Length > limit-int64(len(z)) {
+			return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
+		}
+		n := len(z)
+		// Room for this frame, and for the tail inflate appends.
+		z = slices.Grow(z, int(h.Length)+len(inflateTail))[:n+int(h.Length)]
+		*zbuf = z
+		if _, err := io.ReadFull(c.br, z[n:]); err != nil {
+			return nil, false, err
+		}
+		if h.Masked {
+			ws.Cipher(z[n:], h.Mask, 0)
+		}
+		if h.Fin {
+			break
+		}
+		var err error
+		if h, err = c.nextDataHeader(); err != nil {
+			return nil, false, err
+		}
+		if h.OpCode != ws.OpContinuation {
+			return nil, false, c.fail(ws.StatusProtocolError, ErrProtocol)
+		}
+	}
+	data, err := inflate(*zbuf, c.maxMessage)
+	switch {
+	case errors.Is(err, errTooBig):
+		return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
+	case err != nil:
+		return nil, false, c.fail(ws.StatusInvalidFramePayloadData, ErrInvalidCompression)
+	case op == ws.OpText && !utf8.Valid(data):
+		return nil, false, c.fail(ws.StatusInvalidFramePayloadData, ErrInvalidUTF8)
+	}
+	return data, op == ws.OpBinary, nil
+}
+
+// nextDataHeader reads frame headers, handling control frames, up to the
+// next data frame's.
+func (c *WebSocket) nextDataHeader() (ws.Header, error) {
+	for {
+		h, err := ws.ReadHeaderBuffer(c.br, c.header[:])
+		if err != nil {
+			return h, err
+		}
+		if err := c.checkHeader(h); err != nil {
+			return h, err
+		}
+		if !h.OpCode.IsControl() {
+			return h, nil
+		}
+		if err := c.control(h); err != nil {
+			return h, err
+		}
+	}
 }
 
 // control handles a ping, pong or close frame.
@@ -254,7 +383,8 @@ func (c *WebSocket) appendHeader(dst []byte, op ws.OpCode, n int) ([]byte, [4]by
 }
 
 // WritePackets writes each packet as one frame, all in a single write to
-// the connection.
+// the connection. With permessage-deflate on, a frame over the threshold
+// is compressed (RSV1 set) if that makes it smaller.
 func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -264,9 +394,14 @@ func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 		if codec.FrameIsBinary(p, v) {
 			op = ws.OpBinary
 		}
+		n := codec.FrameLen(p, v)
+		if c.deflate && n > c.threshold {
+			b = c.appendDeflatedFrame(b, op, p, v)
+			continue
+		}
 		var mask [4]byte
 		var masked bool
-		b, mask, masked = c.appendHeader(b, op, codec.FrameLen(p, v))
+		b, mask, masked = c.appendHeader(b, op, n)
 		start := len(b)
 		b, _ = codec.AppendFrame(b, p, v)
 		if masked {
@@ -280,6 +415,33 @@ func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 		return net.ErrClosed
 	}
 	return c.writeLocked(b)
+}
+
+// appendDeflatedFrame appends p as one compressed frame, or as a plain one
+// if compression does not shrink it. The compressed payload is written
+// after room for the largest header, then moved down against the header
+// once its length is known.
+func (c *WebSocket) appendDeflatedFrame(dst []byte, op ws.OpCode, p codec.Packet, v codec.Version) []byte {
+	raw := getBuffer()
+	defer putBuffer(raw)
+	*raw, _ = codec.AppendFrame((*raw)[:0], p, v)
+	start := len(dst)
+	payload := start + ws.MaxHeaderSize
+	dst = appendDeflated(append(dst, make([]byte, ws.MaxHeaderSize)...), *raw)
+	n := len(dst) - payload
+	if n >= len(*raw) {
+		return c.appendFrame(dst[:start], op, *raw)
+	}
+	var hdr [ws.MaxHeaderSize]byte
+	h, mask, masked := c.appendHeader(hdr[:0], op, n)
+	h[0] |= 0x40 // RSV1: compressed
+	copy(dst[start+len(h):], dst[payload:])
+	copy(dst[start:], h)
+	dst = dst[:start+len(h)+n]
+	if masked {
+		ws.Cipher(dst[start+len(h):], mask, 0)
+	}
+	return dst
 }
 
 func (c *WebSocket) writeLocked(b []byte) error {
