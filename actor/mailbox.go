@@ -34,8 +34,9 @@ type Mailbox[T any] struct {
 	size     func(T) int
 	closed   bool
 	waiting  int           // senders blocked in Send
-	ready    chan struct{} // capacity 1; a value or a close means "look again"
+	ready    chan struct{} // capacity 1, made by the first Ready or Recv wait; a value or a close means "look again"
 	space    chan struct{} // capacity 1, made when a sender first waits
+	notify   func()        // see SetNotify
 }
 
 // NewMailbox returns a mailbox that holds at most capacity items
@@ -44,8 +45,14 @@ func NewMailbox[T any](capacity int) *Mailbox[T] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &Mailbox[T]{capacity: capacity, ready: make(chan struct{}, 1)}
+	return &Mailbox[T]{capacity: capacity}
 }
+
+// SetNotify makes the mailbox call f whenever a send turns it from empty to
+// non-empty, and once on Close: the hook by which a [Runner] gets its
+// actor scheduled. f runs on the sender's goroutine, outside the mailbox's
+// lock, and must not block. Call SetNotify before the mailbox is shared.
+func (m *Mailbox[T]) SetNotify(f func()) { m.notify = f }
 
 // NewSizedMailbox returns a mailbox that holds at most capacity items whose
 // sizes, as measured by size, sum to at most maxBytes. An item larger than
@@ -70,8 +77,9 @@ func (m *Mailbox[T]) fits(n int) bool {
 	return m.maxBytes == 0 || m.n == 0 || m.bytes+n <= m.maxBytes
 }
 
-// push queues v. Called with mu held and room checked.
-func (m *Mailbox[T]) push(v T, n int) {
+// push queues v and reports whether the mailbox was empty. Called with mu
+// held and room checked.
+func (m *Mailbox[T]) push(v T, n int) (wasEmpty bool) {
 	if m.n == len(m.ring) {
 		m.grow()
 	}
@@ -81,11 +89,35 @@ func (m *Mailbox[T]) push(v T, n int) {
 	if m.n == 1 {
 		// Signal under the lock so that Close cannot close ready between
 		// the push and the signal.
+		m.signalReady()
+		return true
+	}
+	return false
+}
+
+// signalReady wakes the owner if it waits on ready. Called with mu held.
+func (m *Mailbox[T]) signalReady() {
+	if m.ready != nil && !m.closed {
 		select {
 		case m.ready <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// readyLocked returns the ready channel, making it on first use (already
+// signalled if items wait, closed if the mailbox is). Called with mu held.
+func (m *Mailbox[T]) readyLocked() chan struct{} {
+	if m.ready == nil {
+		m.ready = make(chan struct{}, 1)
+		switch {
+		case m.closed:
+			close(m.ready)
+		case m.n > 0:
+			m.ready <- struct{}{}
+		}
+	}
+	return m.ready
 }
 
 func (m *Mailbox[T]) grow() {
@@ -115,14 +147,19 @@ func (m *Mailbox[T]) sizeOf(v T) int {
 func (m *Mailbox[T]) TrySend(v T) error {
 	n := m.sizeOf(v)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return ErrClosed
 	}
 	if !m.fits(n) {
+		m.mu.Unlock()
 		return ErrFull
 	}
-	m.push(v, n)
+	wasEmpty := m.push(v, n)
+	m.mu.Unlock()
+	if wasEmpty && m.notify != nil {
+		m.notify()
+	}
 	return nil
 }
 
@@ -138,12 +175,15 @@ func (m *Mailbox[T]) Send(ctx context.Context, v T) error {
 			return ErrClosed
 		}
 		if m.fits(n) {
-			m.push(v, n)
+			wasEmpty := m.push(v, n)
 			if m.waiting > 0 && m.n < m.capacity {
 				// Pass the wake-up on to the next waiting sender.
 				m.signalSpace()
 			}
 			m.mu.Unlock()
+			if wasEmpty && m.notify != nil {
+				m.notify()
+			}
 			return nil
 		}
 		if m.space == nil {
@@ -207,12 +247,9 @@ func (m *Mailbox[T]) afterRecv() {
 	if m.waiting > 0 {
 		m.signalSpace()
 	}
-	if m.n > 0 && !m.closed {
+	if m.n > 0 {
 		// Another receiver may be waiting on ready for the rest.
-		select {
-		case m.ready <- struct{}{}:
-		default:
-		}
+		m.signalReady()
 	}
 }
 
@@ -229,13 +266,14 @@ func (m *Mailbox[T]) Recv(ctx context.Context) (T, error) {
 			return v, nil
 		}
 		closed := m.closed
+		ready := m.readyLocked()
 		m.mu.Unlock()
 		if closed {
 			var zero T
 			return zero, ErrClosed
 		}
 		select {
-		case <-m.ready:
+		case <-ready:
 		case <-ctx.Done():
 			var zero T
 			return zero, ctx.Err()
@@ -247,7 +285,11 @@ func (m *Mailbox[T]) Recv(ctx context.Context) (T, error) {
 // may have items for its owner or has been closed. A wake-up can be stale:
 // after one, call [Mailbox.Drain] or [Mailbox.TryRecv] and accept finding
 // nothing.
-func (m *Mailbox[T]) Ready() <-chan struct{} { return m.ready }
+func (m *Mailbox[T]) Ready() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readyLocked()
+}
 
 // Drain appends every queued item to dst, oldest first, and returns it. It
 // never waits. It returns [ErrClosed] only when the mailbox is closed and
@@ -278,14 +320,20 @@ func (m *Mailbox[T]) DrainMax(dst []T, max int) ([]T, error) {
 // (they return [ErrClosed]) and receiver. It is idempotent.
 func (m *Mailbox[T]) Close() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return
 	}
 	m.closed = true
-	close(m.ready)
+	if m.ready != nil {
+		close(m.ready)
+	}
 	if m.space != nil {
 		close(m.space)
+	}
+	m.mu.Unlock()
+	if m.notify != nil {
+		m.notify()
 	}
 }
 

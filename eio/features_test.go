@@ -376,8 +376,9 @@ func TestServerStats(t *testing.T) {
 		t.Errorf("after the disconnect: %+v", st)
 	}
 
-	srv.PublishExpvar("chanio-test-stats")
-	if v := expvar.Get("chanio-test-stats"); v == nil || !strings.Contains(v.String(), `"Handshakes":2`) {
+	name := "chanio-test-stats-" + time.Now().Format(time.RFC3339Nano) // expvar names are process-wide
+	srv.PublishExpvar(name)
+	if v := expvar.Get(name); v == nil || !strings.Contains(v.String(), `"Handshakes":2`) {
 		t.Errorf("expvar: %v", v)
 	}
 }

@@ -141,13 +141,13 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 }
 
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version) {
-	sess := newSession(s, v, r)
-	s.register(sess)
-	pkts := s.openPackets(sess.sid, true)
-	if !s.start(sess) {
+	sess, err := s.newSession(v, r)
+	if err != nil {
 		s.unavailable(w)
 		return
 	}
+	pkts := s.openPackets(sess.sid, true)
+	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
 	if s.opts.Cookie != nil {
 		http.SetCookie(w, s.cookie(sess.sid))
@@ -159,23 +159,23 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 }
 
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
-	sess := newSession(s, v, r)
-	s.register(sess)
+	sess, err := s.newSession(v, r)
+	if err != nil {
+		s.unavailable(w)
+		return
+	}
 	upgrader := s.upgrader
 	if s.opts.Cookie != nil {
 		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
 	}
 	c, err := s.upgradeWebSocket(upgrader, w, r)
 	if err != nil {
-		s.sessions.Delete(sess.sid)
+		sess.discard()
 		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
 	sess.attach(c)
-	if !s.start(sess) {
-		_ = c.CloseWith(ws.StatusGoingAway)
-		return
-	}
+	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportWebSocket, "remote", r.RemoteAddr)
 }
 

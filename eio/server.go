@@ -190,6 +190,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.group.Stop()
+	// An idle session has no goroutine to see the group stop: wake each.
+	s.sessions.Range(func(_ string, sess *session) bool {
+		sess.runner.Schedule()
+		return true
+	})
 	s.conns.Range(func(c *transport.WebSocket, _ struct{}) bool {
 		_ = c.Close()
 		return true
@@ -262,16 +267,10 @@ func (s *Server) register(sess *session) {
 	}
 }
 
-// start runs a registered session's actor. Registration comes first so
-// that a concurrent Shutdown, which seals the group before it walks the
-// registry, either sees the session or refuses its start.
-func (s *Server) start(sess *session) bool {
-	if err := s.group.Go("session", sess.run); err != nil {
-		s.sessions.Delete(sess.sid)
-		return false
-	}
+// start runs a new session's actor for the first time.
+func (s *Server) start(sess *session) {
 	s.stats.handshakes.Add(1)
-	return true
+	sess.runner.Schedule()
 }
 
 func (s *Server) newSID() string {

@@ -115,7 +115,10 @@ type session struct {
 	posting  atomic.Bool                         // a POST body is being delivered
 	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
 
-	// Owned by the actor goroutine.
+	runner *actor.Runner // runs work whenever a mailbox gains something
+
+	// Owned by the actor (whichever goroutine runs its pass).
+	begun  bool          // begin has run
 	data   any           // the application's session data
 	req    *http.Request // handshake request, until the connect event
 	timer  *actor.Timer
@@ -146,9 +149,10 @@ type session struct {
 	ended     bool // transports gone, disconnect event queued
 }
 
-// newSession makes a session for a handshake; the server registers it (which
-// sets its sid) before its actor starts.
-func newSession(srv *Server, v codec.Version, r *http.Request) *session {
+// newSession makes and registers a session for a handshake; its actor runs
+// once the server calls start, or ends unstarted on discard. It fails only
+// when the server is shutting down.
+func (srv *Server) newSession(v codec.Version, r *http.Request) (*session, error) {
 	o := &srv.opts
 	s := &session{
 		srv:     srv,
@@ -159,8 +163,33 @@ func newSession(srv *Server, v codec.Version, r *http.Request) *session {
 		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
 		wake:    actor.NewMailbox[actor.Tick](1),
 	}
+	runner, err := srv.group.NewRunner("session", s.work)
+	if err != nil {
+		return nil, ErrServerClosed
+	}
+	s.runner = runner
+	for _, mb := range []interface{ SetNotify(func()) }{s.cmds, s.in, s.out, s.wake} {
+		mb.SetNotify(runner.Schedule)
+	}
 	s.timer = srv.sup.NewTimer(s.wake)
-	return s
+	srv.register(s)
+	if srv.closing.Load() {
+		// A shutdown began after the runner was made and may have walked
+		// the registry before this session was in it.
+		s.requestClose(ReasonServerDisconnect, nil, false)
+	}
+	return s, nil
+}
+
+// discard ends a session whose handshake failed before it started.
+func (s *session) discard() {
+	s.begun, s.ended = true, true
+	s.mode.Store(uint32(modeClosed))
+	s.srv.sessions.Delete(s.sid)
+	for _, mb := range []interface{ Close() }{s.cmds, s.in, s.out, s.wake} {
+		mb.Close()
+	}
+	s.runner.Schedule()
 }
 
 // attach makes c the transport of a WebSocket-only session, before its
@@ -171,9 +200,9 @@ func (s *session) attach(c *transport.WebSocket) {
 	s.live.Store(c)
 }
 
-// run is the session actor's goroutine.
-func (s *session) run(ctx context.Context) error {
-	defer s.finish(ctx)
+// begin is the session's first work: announce it, set its heartbeat, and
+// on a WebSocket-only session send the open packet and start reading.
+func (s *session) begin() {
 	now := time.Now()
 	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
@@ -190,58 +219,102 @@ func (s *session) run(ctx context.Context) error {
 		s.flush()
 	}
 	s.arm()
-	for !s.ended {
-		var inReady, outReady <-chan struct{}
-		if s.pendHead == len(s.pending) {
-			inReady = s.in.Ready()
+}
+
+// work is one pass of the session actor, run by its actor.Runner whenever a
+// mailbox gains something: it handles everything there is and returns, so
+// that an idle session holds no goroutine. It waits only for room in the
+// Events channel, and then still hears of new work through the runner's
+// Kick. It returns true once the session is over and its last event is
+// out.
+func (s *session) work(ctx context.Context) (ended bool) {
+	passed := false
+	defer func() {
+		if !passed {
+			s.abort() // a panic: let go of everything; the runner reports it
 		}
-		if s.writable() {
-			outReady = s.out.Ready()
-		}
-		var events chan<- Event
-		var next Event
-		if s.pendHead < len(s.pending) {
-			events, next = s.srv.events, s.pending[s.pendHead]
-		}
-		select {
-		case <-s.cmds.Ready():
-			s.handleCommands()
-		case <-inReady:
-			s.handleInbound()
-		case <-outReady:
-			s.flush()
-		case <-s.wake.Ready():
-			s.handleWake()
-		case events <- next:
-			s.popPending()
-		case <-ctx.Done():
+	}()
+	if !s.begun {
+		s.begun = true
+		s.begin()
+	}
+	for {
+		if ctx.Err() != nil && !s.ended {
+			// Server.Close: end now, without waiting for anything.
 			s.close(ReasonServerDisconnect, nil)
 			s.endTransport()
 		}
+		if _, ok := s.wake.TryRecv(); ok {
+			s.handleWake()
+		}
+		s.handleCommands()
+		if s.pendHead == len(s.pending) {
+			s.handleInbound()
+		}
+		if s.writable() {
+			s.flush()
+		}
+		if s.pendHead < len(s.pending) {
+			if s.deliver(ctx) {
+				continue
+			}
+			s.dropPending() // Close while the application is not reading
+		}
+		if s.ended {
+			s.timer.Stop()
+			s.pending = nil
+		}
+		passed = true
+		return s.ended
 	}
-	return nil
 }
 
-// finish runs when the actor returns or panics: it releases everything the
-// session holds and delivers its remaining events, the disconnect last.
-func (s *session) finish(ctx context.Context) {
+// deliver hands the oldest pending event to the application, waiting for
+// room while no other work comes in. It returns false only when the server
+// is being closed and there is no room.
+func (s *session) deliver(ctx context.Context) bool {
+	events := s.srv.events
+	next := s.pending[s.pendHead]
+	select {
+	case events <- next:
+		s.popPending()
+		return true
+	default:
+	}
+	select {
+	case events <- next:
+		s.popPending()
+	case <-s.runner.Kick():
+	case <-ctx.Done():
+		select {
+		case events <- next:
+			s.popPending()
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) dropPending() {
+	s.srv.stats.eventsDropped.Add(uint64(len(s.pending) - s.pendHead))
+	clear(s.pending)
+	s.pending, s.pendHead = s.pending[:0], 0
+}
+
+// abort releases everything after a panic in work, and tells the
+// application the session ended, if the Events channel has room.
+func (s *session) abort() {
 	s.mode.Store(uint32(modeClosed))
 	s.timer.Stop()
 	if !s.ended {
-		// Only a panic gets here: report it as a transport error.
 		s.reason, s.closeErr = ReasonTransportError, errInternal
 		s.endTransport()
 	}
 	for ; s.pendHead < len(s.pending); s.pendHead++ {
-		ev := s.pending[s.pendHead]
 		select {
-		case s.srv.events <- ev:
-			continue
+		case s.srv.events <- s.pending[s.pendHead]:
 		default:
-		}
-		select {
-		case s.srv.events <- ev:
-		case <-ctx.Done():
 			s.srv.stats.eventsDropped.Add(1)
 		}
 	}
@@ -590,7 +663,13 @@ func (s *session) flush() {
 func (s *session) handleWake() {
 	_, _ = s.wake.TryRecv()
 	if r := s.closeReq.Load(); r != nil && s.reason == 0 {
-		s.close(r.reason, r.err)
+		// Packets already accepted (a POST answered "ok") come before the
+		// request: a client's close packet, and the messages POSTed with
+		// it, must win over the abort of its long-poll that follows.
+		s.handleInbound()
+		if s.reason == 0 {
+			s.close(r.reason, r.err)
+		}
 	}
 	now := time.Now()
 	o := &s.srv.opts

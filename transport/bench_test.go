@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -13,10 +12,19 @@ import (
 	"github.com/chanio/chanio/transport"
 )
 
-// discardConn is a net.Conn that accepts every write and counts it.
+// discardConn is a net.Conn that accepts every write and counts it, and
+// reads from r (EOF when r is nil).
 type discardConn struct {
-	net.Conn // nil: only Write, Close and the deadlines are used
+	net.Conn // nil: only Read, Write, Close and the deadlines are used
 	n        int64
+	r        io.Reader
+}
+
+func (c *discardConn) Read(p []byte) (int, error) {
+	if c.r == nil {
+		return 0, io.EOF
+	}
+	return c.r.Read(p)
 }
 
 func (c *discardConn) Write(p []byte) (int, error)      { c.n += int64(len(p)); return len(p), nil }
@@ -74,8 +82,7 @@ func BenchmarkReadMessage(b *testing.B) {
 			if err := client.WritePackets(benchPackets(size), codec.V4); err != nil {
 				b.Fatal(err)
 			}
-			br := bufio.NewReaderSize(&loopReader{frame: frame.Bytes()}, 4096)
-			c := transport.NewWebSocket(&discardConn{}, br, transport.ServerSide, 1<<20, 0)
+			c := transport.NewWebSocket(&discardConn{r: &loopReader{frame: frame.Bytes()}}, nil, transport.ServerSide, 1<<20, 0)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
@@ -132,9 +139,8 @@ func BenchmarkReadMessageDeflate(b *testing.B) {
 			if err := client.WritePackets(benchPackets(size), codec.V4); err != nil {
 				b.Fatal(err)
 			}
-			br := bufio.NewReaderSize(&loopReader{frame: frame.Bytes()}, 4096)
 			o.Side = transport.ServerSide
-			c := transport.NewWebSocketWith(&discardConn{}, br, o)
+			c := transport.NewWebSocketWith(&discardConn{r: &loopReader{frame: frame.Bytes()}}, nil, o)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {

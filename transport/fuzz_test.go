@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -56,8 +55,7 @@ func FuzzReadMessage(f *testing.F) {
 	f.Add(seed(ws.NewFrame(ws.OpText, false, []byte("4a")), ws.NewPingFrame([]byte("p")), ws.NewFrame(ws.OpContinuation, true, []byte("b"))))
 	f.Add(seed(compressed(z[:len(z)/2])))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		br := bufio.NewReader(bytes.NewReader(in))
-		c := transport.NewWebSocketWith(&discardConn{}, br, transport.WebSocketOptions{
+		c := transport.NewWebSocketWith(&discardConn{r: bytes.NewReader(in)}, nil, transport.WebSocketOptions{
 			Side: transport.ServerSide, MaxMessage: maxMessage, Deflate: true,
 		})
 		for {

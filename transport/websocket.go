@@ -62,7 +62,7 @@ type WebSocket struct {
 	threshold    int  // compress outgoing messages longer than this
 
 	// Read side, owned by the reading goroutine.
-	br     *bufio.Reader
+	in     connReader
 	header [ws.MaxHeaderSize - 2]byte
 	ctrl   [125]byte
 
@@ -105,13 +105,11 @@ type WebSocketOptions struct {
 	DeflateThreshold int
 }
 
-// NewWebSocketWith wraps an upgraded connection configured by o. br holds
-// bytes the handshake read past its end, or is nil.
+// NewWebSocketWith wraps an upgraded connection configured by o. br, if not
+// nil, is the handshake's reader: the bytes it has buffered past the
+// handshake are read first, then the connection; br itself is not kept.
 func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
-	if br == nil {
-		br = bufio.NewReaderSize(conn, 4096)
-	}
-	c := &WebSocket{conn: conn, br: br, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
+	c := &WebSocket{conn: conn, in: newConnReader(conn, br), side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
 	if o.Deflate {
 		c.deflate = true
 		switch c.threshold = o.DeflateThreshold; {
@@ -136,7 +134,7 @@ func (c *WebSocket) Conn() net.Conn { return c.conn }
 func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 	var op ws.OpCode // opcode of the message being assembled; 0 if none
 	for {
-		h, err := ws.ReadHeaderBuffer(c.br, c.header[:])
+		h, err := ws.ReadHeaderBuffer(&c.in, c.header[:])
 		if err != nil {
 			return nil, false, err
 		}
@@ -168,7 +166,7 @@ func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 		} else {
 			data = append(data, make([]byte, h.Length)...)
 		}
-		if _, err := io.ReadFull(c.br, data[n:]); err != nil {
+		if _, err := io.ReadFull(&c.in, data[n:]); err != nil {
 			return nil, false, err
 		}
 		if h.Masked {
@@ -224,7 +222,7 @@ func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, err
 		// Room for this frame, and for the tail inflate appends.
 		z = slices.Grow(z, int(h.Length)+len(inflateTail))[:n+int(h.Length)]
 		*zbuf = z
-		if _, err := io.ReadFull(c.br, z[n:]); err != nil {
+		if _, err := io.ReadFull(&c.in, z[n:]); err != nil {
 			return nil, false, err
 		}
 		if h.Masked {
@@ -257,7 +255,7 @@ func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, err
 // next data frame's.
 func (c *WebSocket) nextDataHeader() (ws.Header, error) {
 	for {
-		h, err := ws.ReadHeaderBuffer(c.br, c.header[:])
+		h, err := ws.ReadHeaderBuffer(&c.in, c.header[:])
 		if err != nil {
 			return h, err
 		}
@@ -276,7 +274,7 @@ func (c *WebSocket) nextDataHeader() (ws.Header, error) {
 // control handles a ping, pong or close frame.
 func (c *WebSocket) control(h ws.Header) error {
 	p := c.ctrl[:h.Length]
-	if _, err := io.ReadFull(c.br, p); err != nil {
+	if _, err := io.ReadFull(&c.in, p); err != nil {
 		return err
 	}
 	if h.Masked {

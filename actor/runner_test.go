@@ -1,0 +1,179 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chanio/chanio/actor"
+)
+
+// TestRunnerPasses: work runs once per burst of Schedules, never two passes
+// at once, and sees every item a notifying mailbox received.
+func TestRunnerPasses(t *testing.T) {
+	g := actor.NewGroup(nil)
+	mb := actor.NewMailbox[int](1 << 20)
+	var inPass, overlaps atomic.Int32
+	var got atomic.Int64
+	var stop atomic.Bool
+	var batch []int
+	r, err := g.NewRunner("test", func(context.Context) bool {
+		if inPass.Add(1) != 1 {
+			overlaps.Add(1)
+		}
+		defer inPass.Add(-1)
+		batch, _ = mb.Drain(batch[:0])
+		got.Add(int64(len(batch)))
+		return stop.Load()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.SetNotify(r.Schedule)
+
+	const senders, each = 8, 20000
+	var wg sync.WaitGroup
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				if err := mb.TrySend(j); err != nil {
+					t.Error(err)
+					return
+				}
+				if j%100 == 0 {
+					r.Schedule() // extra schedules are harmless
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() != senders*each && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := got.Load(); n != senders*each {
+		t.Fatalf("work saw %d items, want %d", n, senders*each)
+	}
+	if n := overlaps.Load(); n != 0 {
+		t.Fatalf("%d passes overlapped", n)
+	}
+	g.Seal()
+	if err := g.WaitContext(ctxTimeout(t, 50*time.Millisecond)); err == nil {
+		t.Fatal("Wait returned while a runner is still live")
+	}
+	stop.Store(true)
+	r.Schedule()
+	g.Wait()
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestRunnerLifecycle: a live runner keeps Wait waiting with no goroutine;
+// ending it releases Wait; Schedule after the end does nothing; a sealed
+// group refuses new runners but still schedules old ones.
+func TestRunnerLifecycle(t *testing.T) {
+	g := actor.NewGroup(nil)
+	var passes atomic.Int32
+	var stop atomic.Bool
+	r, err := g.NewRunner("life", func(context.Context) bool {
+		passes.Add(1)
+		return stop.Load()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Len() != 1 {
+		t.Fatalf("Len %d with one idle runner", g.Len())
+	}
+	g.Seal()
+	if _, err := g.NewRunner("late", func(context.Context) bool { return true }); !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("NewRunner after Seal: %v", err)
+	}
+	r.Schedule()
+	waitFor(t, func() bool { return passes.Load() == 1 })
+	if err := g.WaitContext(ctxTimeout(t, 50*time.Millisecond)); err == nil {
+		t.Fatal("Wait returned while the runner is live")
+	}
+	stop.Store(true)
+	r.Schedule()
+	g.Wait()
+	if !r.Ended() {
+		t.Fatal("runner not ended")
+	}
+	r.Schedule()
+	time.Sleep(10 * time.Millisecond)
+	if n := passes.Load(); n != 2 {
+		t.Fatalf("%d passes; Schedule after the end ran work", n)
+	}
+}
+
+// TestRunnerPanic: a panicking pass ends the actor and is reported.
+func TestRunnerPanic(t *testing.T) {
+	reported := make(chan error, 1)
+	g := actor.NewGroup(func(_ string, err error) { reported <- err })
+	r, _ := g.NewRunner("boom", func(context.Context) bool { panic("bad state") })
+	r.Schedule()
+	var pe *actor.PanicError
+	if err := <-reported; !errors.As(err, &pe) || pe.Value != "bad state" || pe.Name != "boom" {
+		t.Fatalf("reported %v", err)
+	}
+	g.Seal()
+	g.Wait()
+	if !r.Ended() {
+		t.Fatal("panicked runner not ended")
+	}
+}
+
+// TestRunnerKick: a pass that waits hears of new work on Kick.
+func TestRunnerKick(t *testing.T) {
+	g := actor.NewGroup(nil)
+	waiting := make(chan struct{})
+	kicked := make(chan struct{})
+	var passes atomic.Int32
+	var r *actor.Runner
+	r, _ = g.NewRunner("kick", func(ctx context.Context) bool {
+		if passes.Add(1) == 1 {
+			close(waiting)
+			select {
+			case <-r.Kick():
+				close(kicked)
+			case <-time.After(5 * time.Second):
+			}
+			return false
+		}
+		return true
+	})
+	r.Schedule()
+	<-waiting
+	r.Schedule()
+	select {
+	case <-kicked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting pass was not kicked")
+	}
+	g.Seal()
+	g.Wait() // the Schedule also asked for a second pass, which ends it
+	if passes.Load() != 2 {
+		t.Fatalf("%d passes, want 2", passes.Load())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,89 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/chanio/chanio/codec"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// TestIdleReaderHoldsNoBuffer: a WebSocket waiting for data holds no read
+// buffer, and bytes buffered by the handshake's reader come first.
+func TestIdleReaderHoldsNoBuffer(t *testing.T) {
+	clientConn, serverConn := tcpPair(t)
+	client := NewWebSocket(clientConn, nil, ClientSide, 1<<20, 0)
+
+	// A frame the "handshake" already read, in the handshake's reader.
+	var early bytes.Buffer
+	pre := NewWebSocket(&bufConn{Conn: clientConn, w: &early}, nil, ClientSide, 1<<20, 0)
+	if err := pre.WritePackets([]codec.Packet{{Type: codec.Message, Data: []byte("early")}}, codec.V4); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(bytes.NewReader(early.Bytes()))
+	if _, err := br.Peek(early.Len()); err != nil {
+		t.Fatal(err)
+	}
+	server := NewWebSocket(serverConn, br, ServerSide, 1<<20, 0)
+	if data, _, err := server.ReadMessage(); err != nil || string(data) != "4early" {
+		t.Fatalf("early frame: %q, %v", data, err)
+	}
+	if server.in.buf != nil {
+		t.Fatal("buffer kept after the early bytes were read")
+	}
+
+	got := make(chan string, 1)
+	go func() {
+		data, _, err := server.ReadMessage()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(data)
+	}()
+	time.Sleep(50 * time.Millisecond) // the reader is parked, waiting
+	if server.in.raw == nil {
+		t.Fatal("a TCP connection should expose its descriptor")
+	}
+	if err := client.WritePackets([]codec.Packet{{Type: codec.Message, Data: []byte("later")}}, codec.V4); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "4later" {
+		t.Fatalf("got %q", s)
+	}
+	if server.in.buf != nil {
+		t.Fatal("buffer kept after the message was read")
+	}
+}
+
+// bufConn writes into a buffer instead of its connection.
+type bufConn struct {
+	net.Conn
+	w *bytes.Buffer
+}
+
+func (c *bufConn) Write(p []byte) (int, error) { return c.w.Write(p) }
