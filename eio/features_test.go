@@ -424,3 +424,38 @@ func (l *lockedWriter) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestServerLimits(t *testing.T) {
+	t.Run("MaxSessions", func(t *testing.T) {
+		srv, base := testServer(t, &Options{MaxSessions: 2})
+		for i := 0; i < 2; i++ {
+			expectEvent(t, srv, EventConnect, pollOpen(t, base))
+		}
+		resp, body := request(t, http.MethodGet, eioURL(base, "transport=polling"), nil, "")
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Server full") {
+			t.Fatalf("third handshake: %d %s", resp.StatusCode, body)
+		}
+		if srv.Len() != 2 {
+			t.Fatalf("%d sessions", srv.Len())
+		}
+	})
+	t.Run("long query", func(t *testing.T) {
+		_, base := testServer(t, nil)
+		status, body := httpDo(t, http.MethodGet, eioURL(base, "transport=polling&pad="+strings.Repeat("x", 9000)), "")
+		if status != http.StatusBadRequest || !strings.Contains(body, `"code":3`) {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("encoded POST body", func(t *testing.T) {
+		srv, base := testServer(t, nil)
+		sid := pollOpen(t, base)
+		expectEvent(t, srv, EventConnect, sid)
+		resp, _ := request(t, http.MethodPost, pollURL(base, sid), http.Header{"Content-Encoding": {"gzip"}}, "4hi")
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if ev := expectEvent(t, srv, EventDisconnect, sid); ev.Reason != ReasonTransportError {
+			t.Fatalf("reason %v", ev.Reason)
+		}
+	})
+}

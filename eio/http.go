@@ -17,6 +17,10 @@ import (
 // sends a handful.
 const maxPacketsPerPost = 4096
 
+// maxQueryBytes bounds a request's query string. Engine.IO's own
+// parameters take under 100 bytes; applications add a token or two.
+const maxQueryBytes = 8 << 10
+
 // ServeHTTP answers Engine.IO requests at the server's path: handshakes,
 // long-polling GETs and POSTs, and WebSocket upgrades. Anything else at
 // another path is a 404. Protocol errors are answered as the reference
@@ -27,6 +31,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.checkCORS(w, r) {
+		return
+	}
+	if len(r.URL.RawQuery) > maxQueryBytes {
+		s.fail(w, r, CodeBadRequest)
 		return
 	}
 	q := r.URL.Query()
@@ -80,6 +88,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.closing.Load() {
 		s.unavailable(w)
+		return
+	}
+	if max := s.opts.MaxSessions; max > 0 && s.sessions.Size() >= max {
+		s.stats.rejected[CodeBadRequest].Add(1)
+		s.log.Warn("eio: handshake refused: MaxSessions reached", "max", max, "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server full")
 		return
 	}
 	if !s.authorize(w, r) {
@@ -322,6 +337,13 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 		return
 	}
 	defer sess.posting.Store(false)
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		// No Engine.IO client compresses what it posts; refusing it keeps
+		// MaxPayload a bound on what the session must hold.
+		s.fail(w, r, CodeBadRequest)
+		sess.requestClose(ReasonTransportError, errEncodedPost, false)
+		return
+	}
 	binary := r.Header.Get("Content-Type") == "application/octet-stream"
 	if binary && sess.version == codec.V4 {
 		s.fail(w, r, CodeBadRequest)

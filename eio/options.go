@@ -115,8 +115,13 @@ type Options struct {
 	// Authorize, if set, sees every handshake request before a session
 	// exists and decides: nil accepts; a [*Rejection] answers with its
 	// status and JSON body; any other error answers 401 with
-	// {"message": err.Error()}, as python-engineio does.
+	// {"message": err.Error()}, as python-engineio does. It is also the
+	// place for a handshake rate limiter: answer &Rejection{Status: 429}.
 	Authorize func(r *http.Request) error
+	// MaxSessions bounds how many sessions the server holds; a handshake
+	// beyond it is answered 503 with {"code":3,"message":"Server full"}.
+	// Zero means no bound.
+	MaxSessions int
 	// GenerateID, if set, makes session ids instead of the default 15
 	// random bytes from crypto/rand (URL-safe base64). It must return
 	// unguessable, URL-safe, unique strings; a duplicate is retried.

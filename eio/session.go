@@ -92,6 +92,7 @@ var (
 	errInternal         = errors.New("eio: session failed internally")
 	errBodyTooLarge     = errors.New("eio: POST body over MaxPayload")
 	errBinaryPost       = errors.New("eio: binary POST body from a protocol 4 client")
+	errEncodedPost      = errors.New("eio: POST body with a Content-Encoding")
 	errClientPongV3     = errors.New("eio: pong from a protocol 3 client (invalid heartbeat direction)")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
 	errPollAborted      = errors.New("eio: poll connection closed prematurely")

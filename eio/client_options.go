@@ -1,0 +1,181 @@
+package eio
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ClientOptions configures a [Client]. A nil *ClientOptions, and every zero
+// field, means the documented default.
+type ClientOptions struct {
+	// Transports lists the transports the client may use, by name
+	// ([TransportPolling], [TransportWebSocket]). The first entry is the
+	// transport the connection opens on; when it is polling and the list
+	// also names websocket, the client upgrades to WebSocket if the server
+	// offers it. Nil means polling, then the upgrade:
+	// {TransportPolling, TransportWebSocket}. {TransportWebSocket} opens a
+	// WebSocket directly; {TransportPolling} never leaves long-polling.
+	Transports []string
+
+	// Path is the Engine.IO path on the server. Zero means "/engine.io/".
+	// It is used only when the URL given to [Dial] has no path (or "/"); a
+	// URL with a path names the Engine.IO endpoint itself. A trailing slash
+	// is added when missing, as the reference servers expect.
+	Path string
+
+	// Header holds extra headers sent on every request: the handshake,
+	// each poll and POST, and the WebSocket handshake.
+	Header http.Header
+	// Query holds extra query parameters sent on every request, after those
+	// of the URL given to Dial. EIO, transport and sid are the client's own
+	// and are overwritten.
+	Query url.Values
+
+	// TLSConfig is used for https and wss. Nil means the HTTPClient's
+	// transport's TLS configuration when HTTPClient has an *http.Transport,
+	// and the crypto/tls defaults otherwise.
+	TLSConfig *tls.Config
+	// HTTPClient sends the long-polling requests. When its Transport is an
+	// *http.Transport, its DialContext, TLSClientConfig and Proxy are also
+	// used for the WebSocket connection (DialContext and TLSConfig set here
+	// come first). A WebSocket goes through an http:// proxy with CONNECT;
+	// other proxy schemes (https://, socks5://) fail the WebSocket, which
+	// leaves an upgrading client on polling. A Timeout on the client must
+	// exceed the server's pingInterval plus pingTimeout, which bound a
+	// long-poll. Nil means a client of its own, with
+	// http.ProxyFromEnvironment, whose idle connections are closed when the
+	// connection ends; a client passed here is never closed.
+	HTTPClient *http.Client
+	// RequestTimeout bounds each request: the handshake (polling GET or
+	// WebSocket handshake and open packet), each POST, the WebSocket probe
+	// of an upgrade (dial, 2probe/3probe) and the wait for the in-flight
+	// requests before the switch, and the wait for the server's WebSocket
+	// close frame after Close. A long-poll GET, which the server may hold
+	// until its next ping, gets pingInterval + pingTimeout + RequestTimeout.
+	// It also bounds each WebSocket write. Zero means 20s.
+	RequestTimeout time.Duration
+	// DialContext opens the TCP connections: those of the WebSocket, and
+	// those of the default HTTP client (not of a HTTPClient passed here).
+	// Nil means a net.Dialer with a 30s timeout (or the HTTPClient's
+	// transport's DialContext for WebSocket, see HTTPClient).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// WebSocketCompression offers permessage-deflate (RFC 7692) in the
+	// WebSocket handshake, asking for no context takeover in either
+	// direction, so that every message is compressed on its own. When the
+	// server accepts, messages over 1024 bytes are sent compressed and
+	// incoming ones are bounded by MaxPayload after inflating. An answer
+	// the client cannot honour fails the WebSocket (the handshake, or the
+	// probe of an upgrade, which then leaves the client on polling). Zero
+	// (false) offers nothing, as engine.io-client in Node does not.
+	WebSocketCompression bool
+
+	// MaxQueueBytes bounds the outbound queue: the bytes of messages
+	// accepted by Send and not yet written. A Send past it fails with
+	// [ErrSlowConsumer]; the connection stays up. Zero means 1 MiB.
+	MaxQueueBytes int
+	// MaxPayload bounds what the server may send at once: one polling
+	// response body (after decompression) or one WebSocket message, in
+	// bytes. Past it the connection ends with [ReasonTransportError]. It is
+	// the client's side of the server's maxPayload. Zero means 64 MiB.
+	MaxPayload int64
+	// EventBuffer is the capacity of the [Client.Events] channel. Zero
+	// means 1024.
+	EventBuffer int
+
+	// Logger receives the client's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// clientOptions is ClientOptions resolved: every default applied once.
+type clientOptions struct {
+	ClientOptions
+	open    string // the transport to open on
+	upgrade bool   // upgrade polling to WebSocket when offered
+	// httpc sends polling requests; own is set when the client made it.
+	httpc *http.Client
+	own   *http.Transport
+	// wsDial, wsTLS and wsProxy are what the WebSocket dialer uses.
+	wsDial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	wsTLS   *tls.Config
+	wsProxy func(*http.Request) (*url.URL, error)
+}
+
+const (
+	defaultRequestTimeout = 20 * time.Second
+	defaultClientPayload  = 64 << 20
+)
+
+func (o *ClientOptions) withDefaults() clientOptions {
+	var r clientOptions
+	if o != nil {
+		r.ClientOptions = *o
+	}
+	if r.Path == "" {
+		r.Path = "/engine.io/"
+	}
+	if r.RequestTimeout <= 0 {
+		r.RequestTimeout = defaultRequestTimeout
+	}
+	if r.MaxQueueBytes <= 0 {
+		r.MaxQueueBytes = 1 << 20
+	}
+	if r.MaxPayload <= 0 {
+		r.MaxPayload = defaultClientPayload
+	}
+	if r.EventBuffer <= 0 {
+		r.EventBuffer = 1024
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.Transports == nil {
+		r.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if len(r.Transports) > 0 {
+		r.open = r.Transports[0]
+		for _, t := range r.Transports[1:] {
+			if r.open == TransportPolling && t == TransportWebSocket {
+				r.upgrade = true
+			}
+		}
+	}
+
+	r.wsDial, r.wsTLS = r.DialContext, r.TLSConfig
+	if r.HTTPClient != nil {
+		r.httpc = r.HTTPClient
+		if t, ok := r.HTTPClient.Transport.(*http.Transport); ok {
+			if r.wsDial == nil {
+				r.wsDial = t.DialContext
+			}
+			if r.wsTLS == nil {
+				r.wsTLS = t.TLSClientConfig
+			}
+			r.wsProxy = t.Proxy
+		}
+	} else {
+		dial := r.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		}
+		r.own = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         dial,
+			TLSClientConfig:     r.TLSConfig,
+			TLSHandshakeTimeout: 10 * time.Second,
+			MaxIdleConnsPerHost: 2, // one held GET and one POST
+			IdleConnTimeout:     90 * time.Second,
+		}
+		r.httpc = &http.Client{Transport: r.own}
+		r.wsProxy = r.own.Proxy
+	}
+	if r.wsDial == nil {
+		r.wsDial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	return r
+}
