@@ -4,14 +4,14 @@
 
 GO          ?= go
 FUZZTIME    ?= 20s
-BENCHTIME   ?= 1s
+BENCHTIME   ?= 2s
 BIN         := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.7.0
 # Debian packages the interop tests need.
 APT_PACKAGES := python3-engineio python3-websocket python3-aiohttp python3-requests chromium
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test test-unit bench fuzz lint interop deps deps-apt deps-js deps-chat run clean
+.PHONY: all test test-unit bench bench-micro fuzz lint interop deps deps-apt deps-js deps-chat run clean
 
 all: lint test
 
@@ -38,9 +38,15 @@ test-unit:
 interop: deps
 	CHANIO_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./interop/...
 
-## bench: the benchmarks (see bench/RESULTS.md).
+## bench: chanio against a bare gobwas/ws server; prints the table and
+## writes bench/RESULTS.md.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+	CHANIO_BENCH_RESULTS=$(CURDIR)/bench/RESULTS.md CHANIO_BENCH_COMMAND="make bench BENCHTIME=$(BENCHTIME)" \
+		$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -timeout=20m ./bench
+
+## bench-micro: the codec, actor and transport micro-benchmarks.
+bench-micro:
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec ./actor ./transport
 
 ## fuzz: every fuzz target for FUZZTIME each.
 fuzz:

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -43,9 +42,12 @@ func BenchmarkWebSocketEcho(b *testing.B) {
 					if base.p99 > 0 {
 						b.ReportMetric(float64(r.p99)/float64(base.p99), "x-baseline-p99")
 					}
+					record(row{scenario: "ws echo " + sc.name, unit: "msgs/cpu-s", chanio: r.msgsPerCPU(),
+						baseline: base.msgsPerCPU(), target: atLeastRatio(0.6)})
+					record(row{scenario: "ws echo " + sc.name + " p99", unit: "µs", chanio: float64(r.p99.Microseconds()),
+						baseline: float64(base.p99.Microseconds()), target: atMostRatio(1.5)})
 				}
 			})
 		}
 	}
-	_ = fmt.Sprint()
 }

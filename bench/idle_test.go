@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -29,6 +28,12 @@ func BenchmarkIdleSessions(b *testing.B) {
 					baselineMemory[key] = perSession
 				} else if base := baselineMemory[key]; base > 0 {
 					b.ReportMetric(perSession/base, "x-baseline-mem")
+					tgt := target{"(measured)", func(row) bool { return true }}
+					if n == 10000 {
+						tgt = atMost(6*1024, "6 KiB")
+					}
+					record(row{scenario: fmt.Sprintf("idle ws sessions %5d", n), unit: "RSS bytes/session",
+						chanio: perSession, baseline: base, target: tgt})
 				}
 			})
 		}
@@ -59,6 +64,4 @@ func idleRSS(b *testing.B, name string, n int) float64 {
 
 // serverArgs are the flags each server runs with in these benchmarks: the
 // protocol's default heartbeat for chanio.
-func serverArgs(name string) []string { return nil }
-
-var _ = context.Background
+func serverArgs(string) []string { return nil }
