@@ -7,6 +7,7 @@ import (
 	"expvar"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -458,4 +459,27 @@ func TestServerLimits(t *testing.T) {
 			t.Fatalf("reason %v", ev.Reason)
 		}
 	})
+}
+
+func TestServerRange(t *testing.T) {
+	srv, base := testServer(t, nil)
+	want := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		sid := pollOpen(t, base)
+		expectEvent(t, srv, EventConnect, sid)
+		want[sid] = true
+	}
+	got := map[string]bool{}
+	srv.Range(func(sid string) bool {
+		got[sid] = true
+		return true
+	})
+	if !maps.Equal(got, want) {
+		t.Fatalf("Range saw %v, want %v", got, want)
+	}
+	n := 0
+	srv.Range(func(string) bool { n++; return false })
+	if n != 1 {
+		t.Fatalf("Range went on after false: %d calls", n)
+	}
 }

@@ -160,6 +160,14 @@ func (s *Server) Transport(sid string) (string, error) {
 	return "", ErrSessionClosed
 }
 
+// Range calls fn with the id of every session the server holds, until fn
+// returns false: the way to broadcast, or to find sessions by their data.
+// Sessions may start and end during the walk; fn may call any Server
+// method.
+func (s *Server) Range(fn func(sid string) bool) {
+	s.sessions.Range(func(sid string, _ *session) bool { return fn(sid) })
+}
+
 // Len returns the number of sessions the server holds, including sessions
 // that are ending.
 func (s *Server) Len() int { return s.sessions.Size() }
