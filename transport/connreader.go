@@ -2,10 +2,13 @@ package transport
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // connReader is the read side of a connection, buffered only while it has
@@ -19,14 +22,30 @@ type connReader struct {
 	buf  *[]byte         // pooled; nil whenever r == w
 	r, w int
 	err  error // a read error to report once the buffered bytes are gone
+
+	// idle, once WaitReadable has set it, keeps a read deadline about idle
+	// ahead; a read that meets it mid-message moves it on and goes on.
+	idle     time.Duration
+	deadline time.Time
+
+	// For a Poller: whether the descriptor is in its epoll set, and the
+	// token of the current park (0 when none), which Close fires.
+	pollRegistered bool
+	poller         atomic.Pointer[Poller]
+	parkedToken    atomic.Uint64
 }
+
+// ErrIdle is returned by [WebSocket.WaitReadable] when no data came in the
+// time given.
+var ErrIdle = errors.New("transport: connection idle")
 
 // directRead is the size from which a read goes straight into the caller's
 // slice (a large message) instead of through a pooled buffer.
 const directRead = initialBuffer
 
-func newConnReader(conn net.Conn, br *bufio.Reader) connReader {
-	cr := connReader{conn: conn}
+// init readies cr to read conn, starting with what br has buffered.
+func (cr *connReader) init(conn net.Conn, br *bufio.Reader) {
+	cr.conn = conn
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			cr.raw = raw
@@ -40,7 +59,6 @@ func newConnReader(conn net.Conn, br *bufio.Reader) connReader {
 		*b = append((*b)[:0], pre...)
 		cr.buf, cr.w = b, len(pre)
 	}
-	return cr
 }
 
 // Buffered returns how many bytes can be read without touching the
@@ -60,10 +78,21 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		}
 		if len(p) >= directRead {
 			// A large body: no point copying it through a buffer.
-			return cr.conn.Read(p)
+			for {
+				n, err := cr.conn.Read(p)
+				if n > 0 || !cr.extendDeadline(err) {
+					return n, err
+				}
+			}
 		}
-		if err := cr.fill(); err != nil {
-			return 0, err
+		for {
+			err := cr.fill()
+			if err == nil {
+				break
+			}
+			if !cr.extendDeadline(err) {
+				return 0, err
+			}
 		}
 	}
 	n := copy(p, (*cr.buf)[cr.r:cr.w])
@@ -137,6 +166,39 @@ func (cr *connReader) fill() error {
 	return nil
 }
 
-// close returns the buffer, if one is held, to the pool. The reader must
-// not be used after.
-func (cr *connReader) close() { cr.release() }
+// waitReadable waits until data can be read, for at most d, holding no
+// buffer while it waits. It returns ErrIdle after d without data.
+func (cr *connReader) waitReadable(d time.Duration) error {
+	if cr.r < cr.w {
+		return nil
+	}
+	cr.idle = d
+	cr.moveDeadline(false)
+	err := cr.fill()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrIdle
+	}
+	return err
+}
+
+// moveDeadline sets the read deadline idle ahead, unless (and force is
+// false) the one set is still more than half of idle ahead: a busy
+// connection then touches its timer only now and then.
+func (cr *connReader) moveDeadline(force bool) {
+	now := time.Now()
+	if !force && cr.deadline.Sub(now) > cr.idle/2 {
+		return
+	}
+	cr.deadline = now.Add(cr.idle)
+	_ = cr.conn.SetReadDeadline(cr.deadline)
+}
+
+// extendDeadline reports whether err is the idle deadline met in the
+// middle of a message; then it moves the deadline on for a retry.
+func (cr *connReader) extendDeadline(err error) bool {
+	if cr.idle == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	cr.moveDeadline(true)
+	return true
+}

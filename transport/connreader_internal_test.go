@@ -87,3 +87,14 @@ type bufConn struct {
 }
 
 func (c *bufConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// captureConn writes into a slice instead of its connection.
+type captureConn struct {
+	net.Conn
+	out *[]byte
+}
+
+func (c *captureConn) Write(p []byte) (int, error) {
+	*c.out = append(*c.out, p...)
+	return len(p), nil
+}

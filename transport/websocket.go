@@ -109,7 +109,8 @@ type WebSocketOptions struct {
 // nil, is the handshake's reader: the bytes it has buffered past the
 // handshake are read first, then the connection; br itself is not kept.
 func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
-	c := &WebSocket{conn: conn, in: newConnReader(conn, br), side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
+	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
+	c.in.init(conn, br)
 	if o.Deflate {
 		c.deflate = true
 		switch c.threshold = o.DeflateThreshold; {
@@ -451,12 +452,42 @@ func (c *WebSocket) writeLocked(b []byte) error {
 }
 
 // Close closes the connection without a close frame; it unblocks a pending
-// read or write. It is safe to call from any goroutine, more than once.
-func (c *WebSocket) Close() error { return c.conn.Close() }
+// read or write, and runs the function of a [WebSocket.Park] at once, so
+// that a parked reader gets to see the end. It is safe to call from any
+// goroutine, more than once.
+func (c *WebSocket) Close() error {
+	err := c.conn.Close()
+	if token := c.in.parkedToken.Swap(0); token != 0 {
+		if p := c.in.poller.Load(); p != nil {
+			p.fire(token)
+		}
+	}
+	return err
+}
 
 // CloseWith sends a close frame with code (unless one was sent already) and
-// then closes the connection.
+// then closes the connection as Close does.
 func (c *WebSocket) CloseWith(code ws.StatusCode) error {
 	_ = c.WriteClose(code, "")
-	return c.conn.Close()
+	return c.Close()
+}
+
+// WaitReadable waits, for at most idle, until a message has begun to
+// arrive, holding no buffer meanwhile; it returns [ErrIdle] if none has.
+// It is the reading goroutine's way to notice that its connection has gone
+// quiet, before it parks it with [WebSocket.Park]. Once called, reads
+// keep a deadline about idle ahead that they move on by themselves, so a
+// slow message is never cut.
+func (c *WebSocket) WaitReadable(idle time.Duration) error { return c.in.waitReadable(idle) }
+
+// Park hands the connection to p until data (or a hang-up) arrives, then
+// p runs fn once: fn starts a new reading goroutine, and the one that
+// parked returns. Close also runs fn, so that the reader sees the end. It
+// fails with [ErrNotPollable] for a connection without a descriptor.
+func (c *WebSocket) Park(p *Poller, fn func()) error {
+	if c.in.r < c.in.w {
+		return errors.New("transport: cannot park a connection with buffered data")
+	}
+	c.in.poller.Store(p)
+	return p.park(&c.in, fn)
 }
