@@ -66,7 +66,6 @@ type Client struct {
 	reader   *actor.Actor         // the goroutine reading ws
 	probe    *transport.WebSocket // an answered probe, waiting for the switch
 	probeAct *actor.Actor         // the goroutine that probes and then reads
-	probing  bool                 // a probe goroutine has not reported yet
 
 	upgrading bool // pausing polling to switch to probe
 	getting   bool // a long-poll GET is in flight
@@ -123,6 +122,11 @@ const (
 	// defaultServerPayload is the maxPayload assumed for batching when the
 	// server does not send one: the reference default.
 	defaultServerPayload = 1_000_000
+	// maxPacketsPerPoll bounds the packets of one polling response: each
+	// decoded packet costs far more memory than its two bytes on the wire.
+	maxPacketsPerPoll = 1 << 20
+	// maxTimerMS bounds the server's pingInterval and pingTimeout.
+	maxTimerMS = 1<<31 - 1
 )
 
 func clientInboundSize(m clientInbound) int {
@@ -216,8 +220,10 @@ func dial(ctx context.Context, rawURL string, o clientOptions) (*Client, error) 
 
 	c.sid = hs.SID
 	c.log = o.Logger.With("sid", hs.SID)
-	c.pingInterval = time.Duration(hs.PingInterval) * time.Millisecond
-	c.pingTimeout = time.Duration(hs.PingTimeout) * time.Millisecond
+	// Clamped as JavaScript timers are (2^31-1 ms, about 24.8 days), so
+	// that no sum of them overflows a Duration.
+	c.pingInterval = time.Duration(min(hs.PingInterval, maxTimerMS)) * time.Millisecond
+	c.pingTimeout = time.Duration(min(hs.PingTimeout, maxTimerMS)) * time.Millisecond
 	c.maxPayload = hs.MaxPayload
 	c.offersWS = slices.Contains(hs.Upgrades, TransportWebSocket)
 	c.pollURL = ep.url(TransportPolling, hs.SID)
@@ -594,7 +600,6 @@ func (c *Client) receive(m clientInbound) {
 		}
 		// Anything else comes from a WebSocket already let go of.
 	case inProbe:
-		c.probing = false
 		if m.err != nil {
 			c.log.Debug("eio: websocket probe failed; staying on polling", "err", m.err)
 			return
@@ -683,7 +688,7 @@ func (c *Client) startProbe() {
 		return nil
 	})
 	if err == nil {
-		c.probing, c.probeAct = true, a
+		c.probeAct = a
 	}
 }
 

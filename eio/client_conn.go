@@ -72,7 +72,7 @@ func (c *Client) get(ctx context.Context, u string) ([]codec.Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return codec.DecodePayload(body, codec.V4, codec.Limits{MaxBytes: int(c.opts.MaxPayload)}, nil)
+	return codec.DecodePayload(body, codec.V4, codec.Limits{MaxBytes: int(c.opts.MaxPayload), MaxPackets: maxPacketsPerPoll}, nil)
 }
 
 // poll is the long-poll GET of an open connection.
@@ -368,8 +368,10 @@ func (c *Client) probeWebSocket(ctx context.Context) {
 		_ = c.in.Send(ctx, clientInbound{kind: inProbe, err: err})
 		return
 	}
+	// Closed when ctx ends, and in any case when this reader is done: a
+	// connection the server closed first must not linger half-open.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
+	defer func() { stop(); _ = conn.Close() }()
 	nc := conn.Conn()
 	_ = nc.SetDeadline(time.Now().Add(c.opts.RequestTimeout))
 	ping := [1]codec.Packet{{Type: codec.Ping, Data: []byte("probe")}}
@@ -401,7 +403,7 @@ func (c *Client) probeWebSocket(ctx context.Context) {
 // connection is closed when ctx ends.
 func (c *Client) readFrames(ctx context.Context, conn *transport.WebSocket) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
+	defer func() { stop(); _ = conn.Close() }()
 	c.readLoop(ctx, conn)
 }
 

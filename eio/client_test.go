@@ -115,6 +115,37 @@ func clStartEcho(t *testing.T, opts *eio.Options, record bool) *clEcho {
 	return e
 }
 
+func (e *clEcho) nextReceived(t *testing.T) eio.Event {
+	t.Helper()
+	// The echo loop records a session's messages before its disconnect,
+	// so a disconnect with nothing received means the message is lost.
+	select {
+	case ev := <-e.received:
+		return ev
+	default:
+	}
+	select {
+	case ev := <-e.received:
+		return ev
+	case ev := <-e.disconnects:
+		t.Fatalf("server session ended (%v, %v) before the message", ev.Reason, ev.Err)
+	case <-time.After(clWait):
+		t.Fatal("no message reached the server in time")
+	}
+	return eio.Event{}
+}
+
+func (e *clEcho) nextDisconnect(t *testing.T) eio.Event {
+	t.Helper()
+	select {
+	case ev := <-e.disconnects:
+		return ev
+	case <-time.After(clWait):
+		t.Fatal("the server saw no disconnect in time")
+	}
+	return eio.Event{}
+}
+
 // kill drops every connection and stops listening, as a crash would.
 func (e *clEcho) kill() {
 	_ = e.ln.Close()
@@ -260,7 +291,7 @@ func TestClientRoundTrips(t *testing.T) {
 			if end.Reason != eio.ReasonClientDisconnect || end.Err != nil || end.SID != c.SID() {
 				t.Errorf("disconnect %v (%v) sid %q", end.Reason, end.Err, end.SID)
 			}
-			sev := <-e.disconnects
+			sev := e.nextDisconnect(t)
 			if sev.Reason != eio.ReasonClientDisconnect {
 				t.Errorf("server saw %v (%v), want client disconnect", sev.Reason, sev.Err)
 			}
@@ -321,7 +352,7 @@ func TestClientUpgradeWithMessagesInFlight(t *testing.T) {
 			clSendNumbered(t, c, 1000, true)
 			clWaitTransport(t, c, eio.TransportWebSocket)
 			for i := range 1000 {
-				ev := <-e.received
+				ev := e.nextReceived(t)
 				if string(ev.Data) != "n:"+strconv.Itoa(i) {
 					t.Fatalf("server got %q as message %d", ev.Data, i)
 				}
@@ -468,12 +499,12 @@ func TestClientCloseFlushesQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 200 {
-				ev := <-e.received
+				ev := e.nextReceived(t)
 				if string(ev.Data) != "n:"+strconv.Itoa(i) {
 					t.Fatalf("server got %q as message %d", ev.Data, i)
 				}
 			}
-			if sev := <-e.disconnects; sev.Reason != eio.ReasonClientDisconnect {
+			if sev := e.nextDisconnect(t); sev.Reason != eio.ReasonClientDisconnect {
 				t.Errorf("server saw %v (%v), want client disconnect", sev.Reason, sev.Err)
 			}
 			if end := clExpectEnd(t, c); end.Reason != eio.ReasonClientDisconnect {
@@ -752,6 +783,11 @@ func TestClientPollErrors(t *testing.T) {
 		{"empty body", 200, "", func(t *testing.T, err error) {
 			if !errors.Is(err, codec.ErrEmptyPayload) {
 				t.Errorf("err %v, want codec.ErrEmptyPayload", err)
+			}
+		}},
+		{"too many packets", 200, strings.Repeat("6\x1e", 1<<20) + "6", func(t *testing.T, err error) {
+			if !errors.Is(err, codec.ErrTooManyPackets) {
+				t.Errorf("err %v, want codec.ErrTooManyPackets", err)
 			}
 		}},
 		{"second open", 200, clOpen("again", 50, 50, ""), func(t *testing.T, err error) {
@@ -1285,4 +1321,24 @@ func TestClientProxy(t *testing.T) {
 			t.Errorf("Dial: %v, want the unsupported proxy scheme", err)
 		}
 	})
+}
+
+// TestClientHugePingValues: absurd pingInterval and pingTimeout in the open
+// packet do not overflow into an immediate ping timeout.
+func TestClientHugePingValues(t *testing.T) {
+	open := `0{"sid":"big","upgrades":[],"pingInterval":9000000000000000000,"pingTimeout":9000000000000000000}`
+	u := clFakePolling(t, open, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			_, _ = io.WriteString(w, "4hi")
+			return
+		}
+		<-r.Context().Done()
+	})
+	c := clDial(t, u, clOpts([]string{eio.TransportPolling}))
+	clExpectText(t, c, "hi")
+	select {
+	case ev := <-c.Events():
+		t.Fatalf("unexpected %v (%v, %v)", ev.Type, ev.Reason, ev.Err)
+	case <-time.After(200 * time.Millisecond):
+	}
 }

@@ -30,6 +30,22 @@
 //
 // # Client
 //
-// [Dial] connects to any compliant server and returns a [Client] with the
-// same [Event] stream and Send methods.
+// [Dial] connects to any compliant server (chanio, the Node engine.io
+// server, python-engineio) and returns a [Client] once the session is
+// open. By default it starts on long-polling and upgrades to WebSocket;
+// [ClientOptions] picks the transports, path, headers, TLS and HTTP
+// client. The Client has the same [Event] stream and Send methods as a
+// server session; [Client.Close] sends a close packet after what is queued
+// and waits for its goroutines, and [Client.Done] and [Client.Reason] tell
+// how the connection ended:
+//
+//	c, err := eio.Dial(ctx, "http://127.0.0.1:3000", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close(ctx)
+//	c.Send([]byte("hello"))
+//	for ev := range c.Events() {
+//		fmt.Println(ev.Type, string(ev.Data))
+//	}
 package eio

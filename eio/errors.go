@@ -14,9 +14,10 @@ var (
 	// ErrSessionClosed: the session is ending or has ended; nothing more
 	// can be sent on it.
 	ErrSessionClosed = errors.New("eio: session closed")
-	// ErrSlowConsumer: the send would have passed the session's outbound
-	// queue bound. The message was not queued and the session is being
-	// closed with [ReasonSlowConsumer].
+	// ErrSlowConsumer: the send would have passed the outbound queue
+	// bound. The message was not queued. On a [Server] the session is being
+	// closed with [ReasonSlowConsumer]; on a [Client] the connection goes
+	// on and the caller may retry later.
 	ErrSlowConsumer = errors.New("eio: slow consumer: outbound queue full")
 	// ErrServerClosed: the server is shutting down or closed.
 	ErrServerClosed = errors.New("eio: server closed")
