@@ -15,7 +15,7 @@ import (
 )
 
 // Server binaries, built once by TestMain.
-var echoBinary, chatBinary string
+var echoBinary, chatBinary, clusterBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -31,7 +31,7 @@ func run(m *testing.M) int {
 	for _, b := range []struct {
 		bin *string
 		pkg string
-	}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}} {
+	}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}, {&clusterBinary, "examples/cluster"}} {
 		if *b.bin, err = testpeer.Build(dir, "github.com/chanio/chanio/"+b.pkg, raceEnabled); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

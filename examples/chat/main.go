@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/examples/internal/chatroom"
 )
 
 func main() {
@@ -75,40 +76,13 @@ func main() {
 	<-done
 }
 
-// note is what the server sends pages, as JSON.
-type note struct {
-	Type  string `json:"type"` // "welcome", "join", "leave", "chat"
-	Name  string `json:"name"`
-	Text  string `json:"text,omitempty"`
-	Count int    `json:"count"` // people in the room
-}
-
 // chat runs the room until the server shuts down.
 func chat(srv *eio.Server) {
-	names := map[string]string{}
-	broadcast := func(n note) {
-		n.Count = len(names)
-		for sid := range names {
-			_ = srv.SendJSON(sid, n)
+	room := &chatroom.Room{Send: func(sid string, data []byte, binary bool) error {
+		if binary {
+			return srv.SendBinary(sid, data)
 		}
-	}
-	for ev := range srv.Events() {
-		switch ev.Type {
-		case eio.EventConnect:
-			name := "guest-" + ev.SID[:4]
-			names[ev.SID] = name
-			_ = srv.SendJSON(ev.SID, note{Type: "welcome", Name: name, Count: len(names)})
-			broadcast(note{Type: "join", Name: name})
-		case eio.EventDisconnect:
-			name := names[ev.SID]
-			delete(names, ev.SID)
-			broadcast(note{Type: "leave", Name: name, Text: ev.Reason.String()})
-		case eio.EventMessage:
-			if ev.Binary {
-				_ = srv.SendBinary(ev.SID, ev.Data)
-				continue
-			}
-			broadcast(note{Type: "chat", Name: names[ev.SID], Text: string(ev.Data)})
-		}
-	}
+		return srv.Send(sid, data)
+	}}
+	room.Run(srv.Events())
 }

@@ -24,6 +24,11 @@
     log.appendChild(p);
     log.scrollTop = log.scrollHeight;
   }
+  // here says how many are in the room: on the whole server, or on the
+  // cluster node of the person who joined or left (examples/cluster).
+  function here(n) {
+    return n.count + (n.node ? " on node " + n.node : " here");
+  }
   function showTransport() {
     state.transport = socket.transport.name;
     transportEl.textContent = state.transport;
@@ -53,10 +58,10 @@
     switch (n.type) {
       case "welcome":
         state.name = n.name;
-        document.getElementById("me").textContent = "— you are " + n.name;
+        document.getElementById("me").textContent = "— you are " + n.name + (n.node ? " on node " + n.node : "");
         break;
-      case "join": line(n.name + " joined (" + n.count + " here)", "sys"); break;
-      case "leave": line(n.name + " left: " + n.text + " (" + n.count + " here)", "sys"); break;
+      case "join": line(n.name + " joined (" + here(n) + ")", "sys"); break;
+      case "leave": line(n.name + " left: " + n.text + " (" + here(n) + ")", "sys"); break;
       case "chat":
         state.messages.push(n);
         line(n.name + ": " + n.text);

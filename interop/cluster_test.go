@@ -1,0 +1,230 @@
+package interop
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/testlb"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startCluster runs examples/cluster (an embedded NATS server, three nodes
+// and its round-robin proxy without affinity) and returns the proxy's base
+// URL.
+func startCluster(t testing.TB, args ...string) string {
+	t.Helper()
+	_, u := startProcess(t, repoDir(), clusterBinary, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	return strings.TrimSuffix(u, "/")
+}
+
+// TestClusterJSClient: the official engine.io-client, run by Node, talks
+// through examples/cluster's proxy, which sends every request to the next
+// node in turn, so that polls, posts and upgrades of one session land on
+// all three nodes: each transport mode round-trips text, binary and 1,000
+// numbered messages, once each and in order.
+func TestClusterJSClient(t *testing.T) {
+	requireNode(t)
+	base := startCluster(t, "-app", "echo", "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
+	for _, tc := range []struct {
+		mode           string
+		open, final    string
+		wantUpgradedTo string
+	}{
+		{mode: "polling", open: "polling", final: "polling"},
+		{mode: "websocket", open: "websocket", final: "websocket"},
+		{mode: "upgrade", open: "polling", final: "websocket", wantUpgradedTo: "websocket"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			const count = 1000
+			out := runNode(t, 60*time.Second, "client.js", base, tc.mode, "1000")
+			var got jsSummary
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("client output %q: %v", out, err)
+			}
+			if got.Error != "" {
+				t.Fatalf("client error: %s (summary %+v)", got.Error, got)
+			}
+			if got.OpenTransport != tc.open || got.FinalTransport != tc.final || got.UpgradedTo != tc.wantUpgradedTo {
+				t.Errorf("transports: open %q final %q upgraded to %q; want %q %q %q",
+					got.OpenTransport, got.FinalTransport, got.UpgradedTo, tc.open, tc.final, tc.wantUpgradedTo)
+			}
+			if got.Text != "hello é 😀" {
+				t.Errorf("text echo = %q", got.Text)
+			}
+			if want := []int{1, 2, 3, 255}; !equalInts(got.Binary, want) {
+				t.Errorf("binary echo = %v, want %v", got.Binary, want)
+			}
+			if got.InOrder != count || got.Duplicates != 0 || got.OutOfOrder != 0 {
+				t.Errorf("numbered messages: %d in order, %d duplicates, %d out of order; want %d, 0, 0",
+					got.InOrder, got.Duplicates, got.OutOfOrder, count)
+			}
+			if got.UpgradeError != "" {
+				t.Errorf("upgrade error: %s", got.UpgradeError)
+			}
+			if got.CloseReason != "forced close" {
+				t.Errorf("close reason %q, want the client's own %q", got.CloseReason, "forced close")
+			}
+		})
+	}
+}
+
+// TestClusterBrowserChat: two pages of the chat, served by
+// examples/cluster through its round-robin proxy, chat with each other
+// over polling, WebSocket and the upgrade in headless Chromium with the
+// official engine.io-client bundle, whichever nodes their sessions and
+// requests land on.
+func TestClusterBrowserChat(t *testing.T) {
+	requireBrowser(t)
+	base := startCluster(t, "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
+	outDir := filepath.Join(repoDir(), "interop", "testdata", "out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode, transport string
+		upgraded        bool
+	}{
+		{"polling", "polling", false},
+		{"websocket", "websocket", false},
+		{"upgrade", "websocket", true},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			shot := filepath.Join(outDir, "cluster-chat-"+tc.mode+".png")
+			_ = os.Remove(shot)
+			out := runNode(t, 90*time.Second, "browser.js", base+"/", tc.mode, shot)
+			var got browserSummary
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("browser output %q: %v", out, err)
+			}
+			if got.Error != "" {
+				t.Fatalf("browser: %s", got.Error)
+			}
+			if !got.AGotB || !got.BGotA {
+				t.Errorf("chat: A got B's message %v, B got A's %v", got.AGotB, got.BGotA)
+			}
+			for name, p := range map[string]struct {
+				Transport string `json:"transport"`
+				Upgraded  bool   `json:"upgraded"`
+			}{"A": got.A, "B": got.B} {
+				if p.Transport != tc.transport || p.Upgraded != tc.upgraded {
+					t.Errorf("page %s on %q (upgraded %v), want %q (%v)", name, p.Transport, p.Upgraded, tc.transport, tc.upgraded)
+				}
+			}
+			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
+				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
+			}
+		})
+	}
+}
+
+// TestClusterNodeKilled: three examples/cluster node processes on one NATS
+// server, behind a balancer without affinity. Send crosses processes; then
+// one process is killed (SIGKILL): its sessions end, those relayed and
+// forwarded through the others included, within the node timeout; the
+// others answer requests for its sessions with "Session ID unknown"; the
+// other sessions go on, and new clients get in.
+func TestClusterNodeKilled(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	const nodeTimeout = time.Second
+	var procs []*process
+	var bases []string
+	for _, id := range []string{"a", "b", "c"} {
+		p, u := startProcess(t, repoDir(), clusterBinary, "-nats", ns.ClientURL(), "-node", id, "-app", "echo",
+			"-addr", "127.0.0.1:0", "-node-timeout", nodeTimeout.String(), "-ping-interval", "300ms", "-ping-timeout", "300ms")
+		procs, bases = append(procs, p), append(bases, strings.TrimSuffix(u, "/"))
+	}
+	lb := testlb.New(t, bases...)
+	lb.RouteBySID(0, 1)
+	aPolling := dialPeer(t, lb.URL, []string{eio.TransportPolling})
+	aRelayed := dialPeer(t, lb.URL, nil)
+	waitClientTransport(t, aRelayed, eio.TransportWebSocket)
+	lb.RouteBySID(2, 1)
+	cRelayed := dialPeer(t, lb.URL, nil)
+	waitClientTransport(t, cRelayed, eio.TransportWebSocket)
+	lb.RouteBySID(1, 1)
+	bDirect := dialPeer(t, lb.URL, []string{eio.TransportWebSocket})
+	for _, c := range []*eio.Client{aPolling, aRelayed, cRelayed, bDirect} {
+		if !strings.HasSuffix(c.SID(), map[*eio.Client]string{aPolling: ".a", aRelayed: ".a", cRelayed: ".c", bDirect: ".b"}[c]) {
+			t.Fatalf("sid %q on the wrong node", c.SID())
+		}
+		sendNumbered(t, c, 100, false)
+	}
+	// Send across processes: b's application sends to a session of a.
+	if err := bDirect.Send([]byte("send:" + aPolling.SID() + ":from b")); err != nil {
+		t.Fatal(err)
+	}
+	expectClientText(t, aPolling, "from b")
+	expectClientText(t, bDirect, "sent")
+
+	killed := time.Now()
+	procs[0].Kill()
+	lb.Route(nil)
+	lb.SetDown(0, true)
+	for _, c := range []*eio.Client{aPolling, aRelayed} {
+		select {
+		case <-c.Done():
+		case <-time.After(nodeTimeout + 3*time.Second):
+			t.Fatalf("client %s of the killed node still connected", c.SID())
+		}
+	}
+	t.Logf("the killed node's clients ended within %v", time.Since(killed))
+	// The survivors answer for the dead node's sessions within the node
+	// timeout (a request sent on a tunnel pooled before the crash waits
+	// for the silence to be noticed), and at once after that.
+	for _, base := range bases[1:] {
+		for _, bound := range []time.Duration{nodeTimeout + 500*time.Millisecond, 200 * time.Millisecond} {
+			start := time.Now()
+			status, body := httpGet(t, base+"/engine.io/?EIO=4&transport=polling&sid="+url.QueryEscape(aPolling.SID()))
+			if status != http.StatusBadRequest || body != `{"code":1,"message":"Session ID unknown"}` {
+				t.Errorf("%s answered %d %q", base, status, body)
+			}
+			if d := time.Since(start); d > bound {
+				t.Errorf("%s took %v, over %v", base, d, bound)
+			}
+		}
+	}
+	if err := bDirect.Send([]byte("send:" + aRelayed.SID() + ":x")); err != nil {
+		t.Fatal(err)
+	}
+	expectClientText(t, bDirect, "send failed: eio: unknown session")
+	// The other sessions go on; new clients get in through the survivors.
+	for _, c := range []*eio.Client{bDirect, cRelayed} {
+		sendNumbered(t, c, 100, false)
+	}
+	for _, mode := range clientModes {
+		fresh := dialPeer(t, lb.URL, mode.transports)
+		sendNumbered(t, fresh, 100, false)
+	}
+}
+
+func httpGet(t testing.TB, u string) (int, string) {
+	t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
