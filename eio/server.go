@@ -275,9 +275,11 @@ func (s *Server) register(sess *session) {
 	}
 }
 
-// start runs a new session's actor for the first time.
+// start runs a new session's actor for the first time. Until then its
+// actor does nothing, however often it is scheduled.
 func (s *Server) start(sess *session) {
 	s.stats.handshakes.Add(1)
+	sess.started.Store(true) // publishes the handshake's writes (attach) to the actor
 	sess.runner.Schedule()
 }
 

@@ -114,6 +114,7 @@ type session struct {
 	mode     atomic.Uint32                       // a mode
 	closeReq atomic.Pointer[closeRequest]        // an end asked for by another goroutine
 	posting  atomic.Bool                         // a POST body is being delivered
+	started  atomic.Bool                         // the handshake handed the session to its actor
 	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
 
 	runner *actor.Runner // runs work whenever a mailbox gains something
@@ -139,7 +140,7 @@ type session struct {
 	stallEnd   time.Time // when pending last became empty
 
 	nextPing   time.Time
-	pingSent   time.Time
+	pingSent   time.Time // the ping went out, or the pong wait was last extended
 	pongDue    time.Time
 	upgradeDue time.Time
 	closeDue   time.Time // a graceful close waits this long for a GET
@@ -190,6 +191,7 @@ func (s *session) discard() {
 	for _, mb := range []interface{ Close() }{s.cmds, s.in, s.out, s.wake} {
 		mb.Close()
 	}
+	s.started.Store(true) // publishes the fields above to the actor
 	s.runner.Schedule()
 }
 
@@ -229,6 +231,13 @@ func (s *session) begin() {
 // Kick. It returns true once the session is over and its last event is
 // out.
 func (s *session) work(ctx context.Context) (ended bool) {
+	if !s.started.Load() {
+		// Registered but still in its handshake, which owns the session's
+		// fields until it calls Server.start or discard; those schedule a
+		// pass. What woke us (a close request, a Send) waits in the
+		// mailboxes until then.
+		return false
+	}
 	passed := false
 	defer func() {
 		if !passed {
@@ -642,9 +651,15 @@ func (s *session) flush() {
 		}
 		err := s.ws.WritePackets(b, s.version)
 		s.release(b)
-		if closing {
+		switch {
+		case closing:
 			s.endTransport()
-		} else if err != nil {
+		case errors.Is(err, net.ErrClosed):
+			// The reader has answered the peer's close frame (or the
+			// connection was cut). It reports that after the packets that
+			// came before it, which must still be received: let that end
+			// the session, not this write.
+		case err != nil:
 			s.close(reasonFor(err), err)
 		}
 	case s.poll != nil && !s.probed:
@@ -688,12 +703,20 @@ func (s *session) handleWake() {
 		s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
+	if due(s.pongDue, now) && s.reason == 0 && s.pendHead == len(s.pending) {
+		// The pong may have come and wait in the inbound mailbox, which
+		// this pass has not drained yet: take it in before judging.
+		s.handleInbound()
+	}
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
 			s.pongDue, s.nextPing = time.Time{}, now.Add(o.PingInterval)
 		} else if s.stalled(s.pingSent) {
 			// We stopped reading because the application is slow; the
-			// pong may be waiting behind its messages. Give it time.
+			// pong may be waiting behind its messages. Give it time, from
+			// now: the next judgment counts only stalls after this one,
+			// or a peer gone during a stall would be waited for forever.
+			s.pingSent = now
 			s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
 		} else {
 			s.srv.log.Info("eio: ping timeout", "sid", s.sid)
@@ -767,17 +790,19 @@ func (s *session) close(r Reason, err error) {
 		s.srv.log.Debug("eio: session closing", "sid", s.sid, "reason", r.String(), "err", err)
 	}
 	// A server-side end owes the peer a close packet, after what is
-	// queued: on a polling session with no GET held, the session waits (up
-	// to PingTimeout) for the next one. A peer that missed its pong is
-	// presumed gone: it gets the close packet only if it can take it now.
+	// queued. On polling that takes GETs: none may be held, and one carries
+	// at most MaxPollPackets. The session waits up to PingTimeout for them,
+	// then gives up and counts the rest undelivered. A peer that missed
+	// its pong is presumed gone: it gets the close packet only if it can
+	// take it now.
 	switch {
-	case r == ReasonServerDisconnect && !s.writable():
+	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
 		s.sendClose = true
 		s.closeDue = time.Now().Add(s.srv.opts.PingTimeout)
 		s.arm()
-	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
-		s.sendClose = true
-		s.flush()
+		if s.writable() {
+			s.flush()
+		}
 	default:
 		s.endTransport()
 	}
