@@ -23,7 +23,7 @@ type Runner struct {
 	name  string
 	work  func(ctx context.Context) (ended bool)
 	state atomic.Uint32
-	kick  chan struct{}
+	kick  atomic.Pointer[chan struct{}] // made by the first Kick: most runners never wait
 }
 
 const (
@@ -50,7 +50,7 @@ func (g *Group) NewRunner(name string, work func(ctx context.Context) (ended boo
 		return nil, ErrStopped
 	}
 	g.active++
-	return &Runner{g: g, name: name, work: work, kick: make(chan struct{}, 1)}, nil
+	return &Runner{g: g, name: name, work: work}, nil
 }
 
 // Schedule asks for a pass of work: at once on a new goroutine if none is
@@ -79,15 +79,36 @@ func (r *Runner) Schedule() {
 }
 
 func (r *Runner) kickPass() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
+	if k := r.kick.Load(); k != nil {
+		select {
+		case *k <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // Kick returns a channel that receives when Schedule is called during a
 // pass. A pass that waits should wait on it too, then look for new work.
-func (r *Runner) Kick() <-chan struct{} { return r.kick }
+func (r *Runner) Kick() <-chan struct{} {
+	if k := r.kick.Load(); k != nil {
+		return *k
+	}
+	k := make(chan struct{}, 1)
+	if !r.kick.CompareAndSwap(nil, &k) {
+		return *r.kick.Load()
+	}
+	// A Schedule that saw no channel yet has set the rerun state: pass its
+	// wake-up on. (Schedule sets the state before it looks for the channel,
+	// Kick publishes the channel before it looks at the state, so one of
+	// them always sees the other.)
+	if r.state.Load() == runnerRerun {
+		select {
+		case k <- struct{}{}:
+		default: // Schedule got there too
+		}
+	}
+	return k
+}
 
 // Ended reports whether the actor has ended.
 func (r *Runner) Ended() bool { return r.state.Load() == runnerEnded }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -481,5 +482,41 @@ func TestServerRange(t *testing.T) {
 	srv.Range(func(string) bool { n++; return false })
 	if n != 1 {
 		t.Fatalf("Range went on after false: %d calls", n)
+	}
+}
+
+// TestServerParksIdleWebSockets: a quiet WebSocket session holds no
+// goroutine (its reader parks it on the poller), and wakes on its next
+// message.
+func TestServerParksIdleWebSockets(t *testing.T) {
+	srv, base := testServer(t, nil)
+	if srv.poller == nil {
+		t.Skip("no poller on this platform")
+	}
+	before := runtime.NumGoroutine()
+	const n = 20
+	peers := make([]*wsPeer, n)
+	sids := make([]string, n)
+	for i := range peers {
+		peers[i] = dialWS(t, base, "")
+		sids[i] = peers[i].open().SID
+		expectEvent(t, srv, EventConnect, sids[i])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+n/2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d idle sessions (%d before): readers did not park", runtime.NumGoroutine(), n, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, p := range peers {
+		p.send("4wake " + sids[i])
+		if ev := expectEvent(t, srv, EventMessage, sids[i]); string(ev.Data) != "wake "+sids[i] {
+			t.Fatalf("woken session got %q", ev.Data)
+		}
+		if err := srv.Send(sids[i], []byte("back")); err != nil {
+			t.Fatal(err)
+		}
+		p.expect("4back")
 	}
 }

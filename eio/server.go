@@ -40,6 +40,9 @@ type Server struct {
 
 	events   chan Event
 	upgrader ws.HTTPUpgrader
+	// poller parks quiet WebSockets so that they hold no goroutine; nil
+	// where the platform has none (readers then wait on their goroutine).
+	poller *transport.Poller
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -68,6 +71,10 @@ func NewServer(opts *Options) *Server {
 		panic("eio: new group refused a spawn: " + err.Error()) // cannot happen
 	}
 	s.sup = sup
+	if p, err := transport.NewPoller(); err == nil {
+		s.poller = p
+		_ = s.core.Go("poller", func(context.Context) error { return p.Run() })
+	}
 	return s
 }
 
@@ -214,6 +221,9 @@ func (s *Server) Close() error {
 
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
+		if s.poller != nil {
+			_ = s.poller.Close()
+		}
 		s.core.Stop()
 		s.core.Wait()
 		close(s.events)

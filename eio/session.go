@@ -136,7 +136,6 @@ type session struct {
 
 	pending    []Event // events waiting for room in Server.events
 	pendHead   int
-	stallStart time.Time // when pending last became non-empty
 	stallEnd   time.Time // when pending last became empty
 
 	nextPing   time.Time
@@ -340,7 +339,6 @@ func (s *session) emit(ev Event) {
 		default:
 		}
 		s.pending, s.pendHead = s.pending[:0], 0
-		s.stallStart = time.Now()
 	}
 	s.pending = append(s.pending, ev)
 }
@@ -447,33 +445,81 @@ func (s *session) onUpgrade(c *transport.WebSocket) {
 func (s *session) startReader(c *transport.WebSocket) {
 	srv := s.srv
 	srv.conns.Store(c, struct{}{})
-	err := srv.group.Go("websocket reader", func(context.Context) error {
-		defer srv.conns.Delete(c)
-		for {
-			data, binary, err := c.ReadMessage()
-			if err != nil {
-				_ = s.in.Send(context.Background(), inbound{from: c, err: err})
-				return nil
-			}
-			pkt, err := codec.DecodeFrame(data, binary, s.version)
-			if err != nil {
-				_ = c.CloseWith(ws.StatusUnsupportedData)
-				_ = s.in.Send(context.Background(), inbound{from: c, err: err})
-				return nil
-			}
-			if s.in.Send(context.Background(), inbound{from: c, pkt: pkt}) != nil {
-				// The session has ended; it closed (or closes) c.
-				return nil
-			}
-		}
-	})
-	if err != nil {
+	if !s.spawnReader(c) {
 		srv.conns.Delete(c)
 		_ = c.CloseWith(ws.StatusGoingAway)
 		if c == s.probe {
 			s.probe = nil
 		}
 	}
+}
+
+// parkAfter is how long a WebSocket must be quiet before its reader parks
+// it on the server's poller and lets its goroutine go. Busy connections
+// never park; a quiet one costs no goroutine until its next message.
+const parkAfter = time.Second
+
+func (s *session) spawnReader(c *transport.WebSocket) bool {
+	return s.srv.group.Go("websocket reader", func(context.Context) error {
+		s.readLoop(c)
+		return nil
+	}) == nil
+}
+
+// readLoop reads c into the in mailbox until c ends, or until c goes quiet
+// and is parked, when the poller will start a new reader on its next data.
+func (s *session) readLoop(c *transport.WebSocket) {
+	srv := s.srv
+	for {
+		if srv.poller != nil {
+			err := c.WaitReadable(parkAfter)
+			if errors.Is(err, transport.ErrIdle) {
+				if c.Park(srv.poller, func() { s.resumeReader(c) }) == nil {
+					return
+				}
+				continue
+			}
+			if err != nil {
+				s.readerEnd(c, err)
+				return
+			}
+		}
+		data, binary, err := c.ReadMessage()
+		if err != nil {
+			s.readerEnd(c, err)
+			return
+		}
+		pkt, err := codec.DecodeFrame(data, binary, s.version)
+		if err != nil {
+			_ = c.CloseWith(ws.StatusUnsupportedData)
+			s.readerEnd(c, err)
+			return
+		}
+		if s.in.Send(context.Background(), inbound{from: c, pkt: pkt}) != nil {
+			// The session has ended; it closed (or closes) c.
+			srv.conns.Delete(c)
+			return
+		}
+	}
+}
+
+// readerEnd reports the end of c to the session and forgets c.
+func (s *session) readerEnd(c *transport.WebSocket, err error) {
+	_ = s.in.Send(context.Background(), inbound{from: c, err: err})
+	s.srv.conns.Delete(c)
+}
+
+// resumeReader runs on the poller when a parked connection has data, has
+// hung up or was closed: it starts the connection's next reader. When the
+// server is shutting down and refuses new goroutines, it ends the
+// connection instead.
+func (s *session) resumeReader(c *transport.WebSocket) {
+	if s.spawnReader(c) {
+		return
+	}
+	s.srv.conns.Delete(c)
+	_ = c.Close()
+	_ = s.in.TrySend(inbound{from: c, err: ErrServerClosed})
 }
 
 func (s *session) handleInbound() {

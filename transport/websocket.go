@@ -64,7 +64,6 @@ type WebSocket struct {
 	// Read side, owned by the reading goroutine.
 	in     connReader
 	header [ws.MaxHeaderSize - 2]byte
-	ctrl   [125]byte
 
 	wmu       sync.Mutex // serialises writes to conn
 	closeSent bool       // guarded by wmu
@@ -274,7 +273,9 @@ func (c *WebSocket) nextDataHeader() (ws.Header, error) {
 
 // control handles a ping, pong or close frame.
 func (c *WebSocket) control(h ws.Header) error {
-	p := c.ctrl[:h.Length]
+	// Control frames are rare enough to take their buffer from the heap,
+	// rather than carry 125 bytes in every idle connection.
+	p := make([]byte, h.Length)
 	if _, err := io.ReadFull(&c.in, p); err != nil {
 		return err
 	}
