@@ -19,6 +19,7 @@ type PanicError struct {
 	Stack []byte // the goroutine's stack at the panic
 }
 
+// Error says which actor panicked and with what.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("actor: %s panicked: %v", e.Name, e.Value)
 }

@@ -85,6 +85,7 @@ type SyntaxError struct {
 	Err    error
 }
 
+// Error names the problem and its offset.
 func (e *SyntaxError) Error() string {
 	return e.Err.Error() + " at offset " + strconv.Itoa(e.Offset)
 }

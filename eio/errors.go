@@ -69,6 +69,8 @@ type HTTPError struct {
 	Message string
 }
 
+// Error gives the status and the reference message, or the start of the
+// body when it has none.
 func (e *HTTPError) Error() string {
 	if e.Code >= 0 {
 		return fmt.Sprintf("eio: server answered %d: %s (code %d)", e.Status, e.Message, e.Code)

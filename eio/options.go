@@ -179,6 +179,7 @@ type Rejection struct {
 	Body any
 }
 
+// Error says that the handshake was rejected, with the status.
 func (r *Rejection) Error() string {
 	return "eio: handshake rejected with status " + strconv.Itoa(r.status())
 }

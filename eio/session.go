@@ -134,9 +134,9 @@ type session struct {
 	batch   []codec.Packet // scratch for a write
 	inBatch []inbound      // scratch for a drain of in
 
-	pending    []Event // events waiting for room in Server.events
-	pendHead   int
-	stallEnd   time.Time // when pending last became empty
+	pending  []Event // events waiting for room in Server.events
+	pendHead int
+	stallEnd time.Time // when pending last became empty
 
 	nextPing   time.Time
 	pingSent   time.Time // the ping went out, or the pong wait was last extended

@@ -46,6 +46,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error gives the peer's close code and reason.
 func (e *CloseError) Error() string {
 	return fmt.Sprintf("transport: websocket closed by peer: %d %s", e.Code, e.Reason)
 }
