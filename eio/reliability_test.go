@@ -1128,8 +1128,10 @@ func TestShutdownBusySessions(t *testing.T) {
 	total, nWS, nPollers := shutdownBusySize()
 	ignore := goleak.IgnoreCurrent()
 	// No ping during the test, but a short PingTimeout: it bounds how
-	// long Shutdown waits for an idle polling client's GET.
-	e := newLoadEnv(t, &Options{PingInterval: 10 * time.Minute, PingTimeout: time.Second}, false)
+	// long Shutdown waits for an idle polling client's GET. WriteTimeout
+	// stays long: on a loaded machine a busy client may not read for a
+	// second, and that must not cut it (it would be a transport error).
+	e := newLoadEnv(t, &Options{PingInterval: 10 * time.Minute, PingTimeout: time.Second, WriteTimeout: time.Minute}, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

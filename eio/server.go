@@ -29,7 +29,8 @@ type Server struct {
 	opts serverOptions
 	log  *slog.Logger
 
-	group *actor.Group // session actors and WebSocket readers
+	group   *actor.Group // session actors
+	readers *actor.Group // WebSocket readers: they must still start while sessions wind down
 	core  *actor.Group // the supervisor, stopped after the sessions
 	sup   *actor.Supervisor
 
@@ -65,6 +66,9 @@ func NewServer(opts *Options) *Server {
 	})
 	s.group = actor.NewGroup(func(name string, err error) {
 		s.log.Error("eio: session goroutine failed", "name", name, "err", err)
+	})
+	s.readers = actor.NewGroup(func(name string, err error) {
+		s.log.Error("eio: reader goroutine failed", "name", name, "err", err)
 	})
 	sup, err := actor.NewSupervisor(s.core)
 	if err != nil {
@@ -219,8 +223,17 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// finishClose runs once every session has ended: it stops the readers
+// (whose connections the sessions have closed), the poller and the
+// supervisor, and closes the Events channel.
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
+		s.readers.Stop()
+		s.conns.Range(func(c *transport.WebSocket, _ struct{}) bool {
+			_ = c.Close()
+			return true
+		})
+		s.readers.Wait()
 		if s.poller != nil {
 			_ = s.poller.Close()
 		}

@@ -421,13 +421,7 @@ func (s *session) onPoll(p *pollRequest) {
 func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, s.version)
-	n := 0
-	for _, pkt := range pkts {
-		if pkt.Type == codec.Message {
-			n++
-		}
-	}
-	p.reply <- pollReply{body: buf, messages: n}
+	p.reply <- pollReply{body: buf, messages: countMessages(pkts)}
 }
 
 func (s *session) onUpgrade(c *transport.WebSocket) {
@@ -460,7 +454,7 @@ func (s *session) startReader(c *transport.WebSocket) {
 const parkAfter = time.Second
 
 func (s *session) spawnReader(c *transport.WebSocket) bool {
-	return s.srv.group.Go("websocket reader", func(context.Context) error {
+	return s.srv.readers.Go("websocket reader", func(context.Context) error {
 		s.readLoop(c)
 		return nil
 	}) == nil
@@ -510,8 +504,8 @@ func (s *session) readerEnd(c *transport.WebSocket, err error) {
 }
 
 // resumeReader runs on the poller when a parked connection has data, has
-// hung up or was closed: it starts the connection's next reader. When the
-// server is shutting down and refuses new goroutines, it ends the
+// hung up or was closed: it starts the connection's next reader. Only once
+// every session has ended do readers stop starting; then it ends the
 // connection instead.
 func (s *session) resumeReader(c *transport.WebSocket) {
 	if s.spawnReader(c) {
@@ -682,6 +676,17 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 	return b, closing
 }
 
+// countMessages counts the message packets among pkts.
+func countMessages(pkts []codec.Packet) int {
+	n := 0
+	for _, p := range pkts {
+		if p.Type == codec.Message {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *session) release(b []codec.Packet) {
 	clear(b)
 	s.batch = b[:0]
@@ -696,6 +701,11 @@ func (s *session) flush() {
 			return
 		}
 		err := s.ws.WritePackets(b, s.version)
+		if err != nil {
+			// Nothing says how much of the batch got through: count its
+			// messages as undelivered rather than claim them.
+			s.srv.stats.undelivered.Add(uint64(countMessages(b)))
+		}
 		s.release(b)
 		switch {
 		case closing:
