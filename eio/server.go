@@ -31,8 +31,8 @@ type Server struct {
 
 	group   *actor.Group // session actors
 	readers *actor.Group // WebSocket readers: they must still start while sessions wind down
-	core  *actor.Group // the supervisor, stopped after the sessions
-	sup   *actor.Supervisor
+	core    *actor.Group // the supervisor, stopped after the sessions
+	sup     *actor.Supervisor
 
 	sessions *xsync.MapOf[string, *session]
 	// conns holds every hijacked WebSocket: http.Server.Shutdown does not
