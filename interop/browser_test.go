@@ -33,17 +33,27 @@ type browserSummary struct {
 		Transport string `json:"transport"`
 		Upgraded  bool   `json:"upgraded"`
 	}
-	AGotB      bool   `json:"aGotB"`
-	BGotA      bool   `json:"bGotA"`
-	Binary     []int  `json:"binary"`
+	AGotB        bool   `json:"aGotB"`
+	BGotA        bool   `json:"bGotA"`
+	Binary       []int  `json:"binary"`
+	InOrder      int    `json:"inOrder"`
+	LargeOK      bool   `json:"largeOK"`
+	LeftByServer string `json:"leftByServer"`
+	LeftByClient string `json:"leftByClient"`
+	OwnClose     struct {
+		A string `json:"a"`
+		B string `json:"b"`
+	} `json:"ownClose"`
 	Screenshot string `json:"screenshot"`
 	Error      string `json:"error"`
 }
 
-// TestBrowserChat: two pages of examples/chat in headless Chromium, using
-// the official engine.io-client bundle, chat with each other over
-// polling, over WebSocket and across an upgrade, and an ArrayBuffer
-// round-trips. A screenshot of each run is left in testdata/out/.
+// TestBrowserChat: pages of examples/chat in headless Chromium, using the
+// official engine.io-client bundle, chat with each other over polling,
+// over WebSocket and across an upgrade: text both ways, an ArrayBuffer
+// round trip, 1,000 lines in order, a 900 KB line, and a close from each
+// side with the reason the others are told. A screenshot of each run is
+// left in testdata/out/.
 func TestBrowserChat(t *testing.T) {
 	requireBrowser(t)
 	_, url := startProcess(t, repoDir(), chatBinary, "-addr", "127.0.0.1:0", "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
@@ -83,6 +93,27 @@ func TestBrowserChat(t *testing.T) {
 			}
 			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
 				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
+			}
+			if got.InOrder != 1000 {
+				t.Errorf("1,000 numbered lines: %d arrived in order", got.InOrder)
+			}
+			if !got.LargeOK {
+				t.Error("the 900 KB line did not arrive whole")
+			}
+			// engine.io-client sends a close packet when it closes over
+			// polling; over WebSocket it only closes the socket, so the
+			// server (as the Node one) sees a transport close.
+			wantClientClose := "client disconnect"
+			if tc.transport == "websocket" {
+				wantClientClose = "transport close"
+			}
+			if got.LeftByServer != "server disconnect" || got.LeftByClient != wantClientClose {
+				t.Errorf("leave reasons seen by the third page: server-side %q, client-side %q (want %q)", got.LeftByServer, got.LeftByClient, wantClientClose)
+			}
+			// engine.io-client calls a close by the server "transport
+			// close" and its own "forced close".
+			if got.OwnClose.B != "transport close" || got.OwnClose.A != "forced close" {
+				t.Errorf("pages' own close reasons: shown out %q, closed itself %q", got.OwnClose.B, got.OwnClose.A)
 			}
 			png, err := os.ReadFile(shot)
 			if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {

@@ -78,11 +78,14 @@ func main() {
 
 // chat runs the room until the server shuts down.
 func chat(srv *eio.Server) {
-	room := &chatroom.Room{Send: func(sid string, data []byte, binary bool) error {
-		if binary {
-			return srv.SendBinary(sid, data)
-		}
-		return srv.Send(sid, data)
-	}}
+	room := &chatroom.Room{
+		Send: func(sid string, data []byte, binary bool) error {
+			if binary {
+				return srv.SendBinary(sid, data)
+			}
+			return srv.Send(sid, data)
+		},
+		Disconnect: srv.Disconnect,
+	}
 	room.Run(srv.Events())
 }

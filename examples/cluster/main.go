@@ -276,6 +276,9 @@ func startNode(ctx context.Context, c config, nc *nats.Conn, id, addr string) (*
 					return cn.Send(context.Background(), sid, data)
 				},
 				Broadcast: cn.Broadcast,
+				Disconnect: func(sid string) error {
+					return cn.Disconnect(context.Background(), sid)
+				},
 			}
 			room.Run(cn.Server().Events())
 		} else {

@@ -10,8 +10,9 @@
   });
   const state = (window.chat = {
     connected: false, transport: null, upgraded: false, name: null,
-    messages: [], binary: [], closed: null,
+    messages: [], binary: [], leaves: [], closed: null,
     send(text) { socket.send(text); },
+    close() { socket.close(); },
     sendBytes(bytes) { socket.send(new Uint8Array(bytes).buffer); },
   });
   const log = document.getElementById("log");
@@ -61,10 +62,13 @@
         document.getElementById("me").textContent = "— you are " + n.name + (n.node ? " on node " + n.node : "");
         break;
       case "join": line(n.name + " joined (" + here(n) + ")", "sys"); break;
-      case "leave": line(n.name + " left: " + n.text + " (" + here(n) + ")", "sys"); break;
+      case "leave":
+        state.leaves.push(n);
+        line(n.name + " left: " + n.text + " (" + here(n) + ")", "sys");
+        break;
       case "chat":
         state.messages.push(n);
-        line(n.name + ": " + n.text);
+        line(n.name + ": " + (n.text.length > 200 ? n.text.slice(0, 200) + "… (" + n.text.length + " characters)" : n.text));
         break;
     }
   });

@@ -29,7 +29,13 @@ type Room struct {
 	// Broadcast delivers a text message to everyone in the room. Nil sends
 	// it to each session the events reported, as on a single server.
 	Broadcast func(data []byte) error
+	// Disconnect ends a session from the server's side: a page that says
+	// "/leave" is shown out. Nil ignores the command.
+	Disconnect func(sid string) error
 }
+
+// leaveCommand is the chat line that asks the server to end the session.
+const leaveCommand = "/leave"
 
 // Run runs the room until events is closed.
 func (r *Room) Run(events <-chan eio.Event) {
@@ -60,6 +66,10 @@ func (r *Room) Run(events <-chan eio.Event) {
 		case eio.EventMessage:
 			if ev.Binary {
 				_ = r.Send(ev.SID, ev.Data, true)
+				continue
+			}
+			if string(ev.Data) == leaveCommand && r.Disconnect != nil {
+				_ = r.Disconnect(ev.SID)
 				continue
 			}
 			broadcast(Note{Type: "chat", Name: names[ev.SID], Text: string(ev.Data)})
