@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ func startServer(b testing.TB, name string, args ...string) *server {
 	if name == "chanio" {
 		bin = chanioBinary
 		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
+		if dir := os.Getenv("CHANIO_BENCH_PROFILE"); dir != "" {
+			// A CPU profile of this server, for the profile-driven work on
+			// the hot paths: go tool pprof <file>.
+			args = append(args, "-cpuprofile", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".pprof"))
+		}
 	}
 	cmd, cmdArgs := bin, args
 	if pinned() {

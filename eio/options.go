@@ -80,8 +80,9 @@ type Options struct {
 	// pass it fails with [ErrSlowConsumer] and ends the session with
 	// [ReasonSlowConsumer]. Zero means 1 MiB.
 	MaxQueueBytes int
-	// WriteTimeout bounds one write to a WebSocket; a peer that accepts
-	// nothing for this long ends its session. Zero means PingTimeout.
+	// WriteTimeout bounds one write to a WebSocket: a peer that accepts
+	// nothing for between half of it and all of it ends its session. Zero
+	// means PingTimeout.
 	WriteTimeout time.Duration
 	// MaxPollPackets bounds the packets in one long-poll response; what is
 	// left goes in the next. Zero means 16: python-engineio's client

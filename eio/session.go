@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -257,8 +258,11 @@ func (s *session) work(ctx context.Context) (ended bool) {
 			s.handleWake()
 		}
 		s.handleCommands()
-		if s.pendHead == len(s.pending) {
-			s.handleInbound()
+		if s.pendHead == len(s.pending) && s.handleInbound() > 0 && s.writable() {
+			// The application has just been handed messages and is likely
+			// to answer them: let it run first, so that the answers leave
+			// in this pass's one write instead of one write each.
+			runtime.Gosched()
 		}
 		if s.writable() {
 			s.flush()
@@ -516,7 +520,9 @@ func (s *session) resumeReader(c *transport.WebSocket) {
 	_ = s.in.TrySend(inbound{from: c, err: ErrServerClosed})
 }
 
-func (s *session) handleInbound() {
+// handleInbound takes in what the readers delivered and returns how many
+// items that was.
+func (s *session) handleInbound() int {
 	batch, _ := s.in.Drain(s.inBatch[:0])
 	for i := range batch {
 		if s.reason == 0 {
@@ -525,6 +531,7 @@ func (s *session) handleInbound() {
 		batch[i] = inbound{}
 	}
 	s.inBatch = batch[:0]
+	return len(batch)
 }
 
 func (s *session) receive(m inbound) {

@@ -66,8 +66,9 @@ type WebSocket struct {
 	in     connReader
 	header [ws.MaxHeaderSize - 2]byte
 
-	wmu       sync.Mutex // serialises writes to conn
-	closeSent bool       // guarded by wmu
+	wmu           sync.Mutex // serialises writes to conn
+	closeSent     bool       // guarded by wmu
+	writeDeadline time.Time  // guarded by wmu
 }
 
 // NewWebSocket wraps an upgraded connection without compression. br holds
@@ -88,7 +89,8 @@ type WebSocketOptions struct {
 	// its fragments and, if compressed, after inflating it. Past it
 	// [WebSocket.ReadMessage] fails with [ErrMessageTooBig].
 	MaxMessage int64
-	// WriteTimeout bounds every write. Zero means none.
+	// WriteTimeout bounds every write: a write that makes no progress
+	// fails after between half of it and all of it. Zero means none.
 	WriteTimeout time.Duration
 
 	// Deflate turns on permessage-deflate (RFC 7692), without context
@@ -445,9 +447,16 @@ func (c *WebSocket) appendDeflatedFrame(dst []byte, op ws.OpCode, p codec.Packet
 	return dst
 }
 
+// writeLocked writes b. The write deadline is moved only once less than
+// half of writeTimeout is left: setting it costs a timer update, which a
+// busy connection would otherwise pay on every write. A write thus gets
+// between half and all of writeTimeout.
 func (c *WebSocket) writeLocked(b []byte) error {
 	if c.writeTimeout > 0 {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		if now := time.Now(); c.writeDeadline.Sub(now) < c.writeTimeout/2 {
+			c.writeDeadline = now.Add(c.writeTimeout)
+			_ = c.conn.SetWriteDeadline(c.writeDeadline)
+		}
 	}
 	_, err := c.conn.Write(b)
 	return err

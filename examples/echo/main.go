@@ -19,6 +19,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,7 @@ func main() {
 	upgradeTimeout := flag.Duration("upgrade-timeout", 10*time.Second, "polling-to-WebSocket upgrade timeout")
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\") on this address")
 	flag.Parse()
 
@@ -53,6 +55,19 @@ func main() {
 	}
 	applyCORS(opts, *cors)
 	srv := eio.NewServer(opts)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if *debugAddr != "" {
 		srv.PublishExpvar("eio")
 		go func() {
