@@ -113,9 +113,16 @@ func writeFrames(t testing.TB, conn net.Conn, masked bool, frames ...frame) {
 // readFrame reads one frame from a raw connection and unmasks it.
 func readFrame(t testing.TB, conn net.Conn) ws.Frame {
 	t.Helper()
-	f, err := ws.ReadFrame(conn)
+	h, err := ws.ReadHeader(conn)
 	if err != nil {
-		t.Fatalf("read frame: %v", err)
+		t.Fatalf("read frame header: %v", err)
+	}
+	if h.Length > 16<<20 {
+		t.Fatalf("frame of %d bytes", h.Length)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	if _, err := io.ReadFull(conn, f.Payload); err != nil {
+		t.Fatalf("read frame payload: %v", err)
 	}
 	if f.Header.Masked {
 		ws.Cipher(f.Payload, f.Header.Mask, 0)
