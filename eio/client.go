@@ -941,6 +941,11 @@ func (c *Client) end(r Reason, err error) {
 	if c.ended {
 		return
 	}
+	if c.closeAsked.Load() && (r == ReasonTransportClose || r == ReasonTransportError) {
+		// Close was called: what breaks while it cuts the transports (a
+		// request it cancelled, a socket it closed) is its doing.
+		r = ReasonClientDisconnect
+	}
 	c.ended = true
 	c.reason, c.err = r, err
 	if err != nil {
