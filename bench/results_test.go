@@ -121,7 +121,9 @@ func writeResults() {
 	doc.WriteString("Every figure is per second of the server's CPU time (user+system, from /proc) unless the\n" +
 		"unit says otherwise; the baseline is the bare gobwas/ws server in bench/baseline, run in the same\n" +
 		"process run, so ratios hold across machines where absolute figures do not. Absolute targets are\n" +
-		"the issue's multiples of the Node engine.io 6.6 figures measured on the reference machine.\n\n")
+		"the issue's multiples of the Node engine.io 6.6 figures measured on the reference machine.\n" +
+		"[NOTES.md](NOTES.md) says how the figures are taken, what the profiles show, and what stands\n" +
+		"behind a target that is not met.\n\n")
 	doc.WriteString(t)
 	if err := os.WriteFile(path, []byte(doc.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "writing results:", err)
