@@ -77,9 +77,7 @@ type Client struct {
 	carry    codec.Packet // a packet taken from out that did not fit a POST
 	hasCarry bool
 
-	pending    []Event // events waiting for room in events
-	pendHead   int
-	stallEnd   time.Time // when pending last became empty
+	queue      eventQueue // events waiting for room in events
 	timer      *time.Timer
 	armed      time.Time // what timer is set to; zero when stopped
 	lastPing   time.Time // the open packet or the last ping
@@ -437,7 +435,7 @@ func (c *Client) run(ctx context.Context) error {
 	}
 	for !c.ended {
 		var inReady, outReady <-chan struct{}
-		if c.pendHead == len(c.pending) {
+		if c.queue.empty() {
 			inReady = c.in.Ready()
 		}
 		if c.canFlush() {
@@ -445,8 +443,8 @@ func (c *Client) run(ctx context.Context) error {
 		}
 		var events chan<- Event
 		var next Event
-		if c.pendHead < len(c.pending) {
-			events, next = c.events, c.pending[c.pendHead]
+		if !c.queue.empty() {
+			events, next = c.events, c.queue.front()
 		}
 		select {
 		case <-inReady:
@@ -460,7 +458,7 @@ func (c *Client) run(ctx context.Context) error {
 		case <-c.timer.C:
 			c.handleTimer()
 		case events <- next:
-			c.popPending()
+			c.queue.pop()
 		case <-ctx.Done():
 			c.end(ReasonClientDisconnect, nil)
 		}
@@ -491,13 +489,13 @@ func (c *Client) finish(ctx context.Context) {
 	}
 	c.timer.Stop()
 	dropped := 0
-	for ; c.pendHead < len(c.pending); c.pendHead++ {
+	for ; !c.queue.empty(); c.queue.pop() {
 		select {
-		case c.events <- c.pending[c.pendHead]:
+		case c.events <- c.queue.front():
 		case <-ctx.Done():
 			// Close gave up: what does not fit now is dropped.
 			select {
-			case c.events <- c.pending[c.pendHead]:
+			case c.events <- c.queue.front():
 			default:
 				dropped++
 			}
@@ -523,38 +521,13 @@ func (c *Client) finish(ctx context.Context) {
 	if dropped > 0 {
 		c.log.Warn("eio: events dropped at close", "count", dropped)
 	}
-	c.pending = nil
+	c.queue.drop()
 	close(c.events)
 	close(c.done)
 }
 
 // emit queues an event for the application, in order.
-func (c *Client) emit(ev Event) {
-	if c.pendHead == len(c.pending) {
-		select {
-		case c.events <- ev:
-			return
-		default:
-		}
-		c.pending, c.pendHead = c.pending[:0], 0
-	}
-	c.pending = append(c.pending, ev)
-}
-
-func (c *Client) popPending() {
-	c.pending[c.pendHead] = Event{}
-	c.pendHead++
-	if c.pendHead == len(c.pending) {
-		c.pending, c.pendHead = c.pending[:0], 0
-		c.stallEnd = time.Now()
-	}
-}
-
-// stalled reports whether the application's slowness held the client back
-// since t: its events waited for room, so the client stopped reading.
-func (c *Client) stalled(since time.Time) bool {
-	return c.pendHead < len(c.pending) || c.stallEnd.After(since)
-}
+func (c *Client) emit(ev Event) { c.queue.push(c.events, ev) }
 
 func (c *Client) handleIn() {
 	batch, _ := c.in.Drain(c.inBatch[:0])
@@ -883,7 +856,7 @@ func (c *Client) startClose() {
 
 func (c *Client) handleTimer() {
 	c.armed = time.Time{}
-	if c.pendHead == len(c.pending) {
+	if c.queue.empty() {
 		// A ping may be waiting in the mailbox behind the wake-up.
 		c.handleIn()
 	}
@@ -898,7 +871,7 @@ func (c *Client) handleTimer() {
 		}
 	}
 	if due(c.pingDue, now) {
-		if c.stalled(c.lastPing) {
+		if c.queue.stalled(c.lastPing) {
 			// We stopped reading because the application is slow; the
 			// ping may be waiting behind its messages. Give it time.
 			c.pingDue = now.Add(c.pingTimeout)

@@ -135,9 +135,7 @@ type session struct {
 	batch   []codec.Packet // scratch for a write
 	inBatch []inbound      // scratch for a drain of in
 
-	pending  []Event // events waiting for room in Server.events
-	pendHead int
-	stallEnd time.Time // when pending last became empty
+	events eventQueue // events waiting for room in Server.events
 
 	nextPing   time.Time
 	pingSent   time.Time // the ping went out, or the pong wait was last extended
@@ -258,7 +256,7 @@ func (s *session) work(ctx context.Context) (ended bool) {
 			s.handleWake()
 		}
 		s.handleCommands()
-		if s.pendHead == len(s.pending) && s.handleInbound() > 0 && s.writable() {
+		if s.events.empty() && s.handleInbound() > 0 && s.writable() {
 			// The application has just been handed messages and is likely
 			// to answer them: let it run first, so that the answers leave
 			// in this pass's one write instead of one write each.
@@ -267,15 +265,16 @@ func (s *session) work(ctx context.Context) (ended bool) {
 		if s.writable() {
 			s.flush()
 		}
-		if s.pendHead < len(s.pending) {
+		if !s.events.empty() {
 			if s.deliver(ctx) {
 				continue
 			}
-			s.dropPending() // Close while the application is not reading
+			// Close while the application is not reading.
+			s.srv.stats.eventsDropped.Add(uint64(s.events.drop()))
 		}
 		if s.ended {
 			s.timer.Stop()
-			s.pending = nil
+			s.events.drop()
 		}
 		passed = true
 		return s.ended
@@ -287,32 +286,26 @@ func (s *session) work(ctx context.Context) (ended bool) {
 // is being closed and there is no room.
 func (s *session) deliver(ctx context.Context) bool {
 	events := s.srv.events
-	next := s.pending[s.pendHead]
+	next := s.events.front()
 	select {
 	case events <- next:
-		s.popPending()
+		s.events.pop()
 		return true
 	default:
 	}
 	select {
 	case events <- next:
-		s.popPending()
+		s.events.pop()
 	case <-s.runner.Kick():
 	case <-ctx.Done():
 		select {
 		case events <- next:
-			s.popPending()
+			s.events.pop()
 		default:
 			return false
 		}
 	}
 	return true
-}
-
-func (s *session) dropPending() {
-	s.srv.stats.eventsDropped.Add(uint64(len(s.pending) - s.pendHead))
-	clear(s.pending)
-	s.pending, s.pendHead = s.pending[:0], 0
 }
 
 // abort releases everything after a panic in work, and tells the
@@ -324,43 +317,17 @@ func (s *session) abort() {
 		s.reason, s.closeErr = ReasonTransportError, errInternal
 		s.endTransport()
 	}
-	for ; s.pendHead < len(s.pending); s.pendHead++ {
+	for ; !s.events.empty(); s.events.pop() {
 		select {
-		case s.srv.events <- s.pending[s.pendHead]:
+		case s.srv.events <- s.events.front():
 		default:
 			s.srv.stats.eventsDropped.Add(1)
 		}
 	}
-	s.pending = nil
 }
 
 // emit queues an event for the application, in order.
-func (s *session) emit(ev Event) {
-	if s.pendHead == len(s.pending) {
-		select {
-		case s.srv.events <- ev:
-			return
-		default:
-		}
-		s.pending, s.pendHead = s.pending[:0], 0
-	}
-	s.pending = append(s.pending, ev)
-}
-
-func (s *session) popPending() {
-	s.pending[s.pendHead] = Event{}
-	s.pendHead++
-	if s.pendHead == len(s.pending) {
-		s.pending, s.pendHead = s.pending[:0], 0
-		s.stallEnd = time.Now()
-	}
-}
-
-// stalled reports whether the application's slowness held this session
-// back since t: its events waited for room, so its readers were paused.
-func (s *session) stalled(since time.Time) bool {
-	return s.pendHead < len(s.pending) || s.stallEnd.After(since)
-}
+func (s *session) emit(ev Event) { s.events.push(s.srv.events, ev) }
 
 // countTransport moves the server's count of sessions on the session's
 // transport by delta.
@@ -766,7 +733,7 @@ func (s *session) handleWake() {
 		s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
-	if due(s.pongDue, now) && s.reason == 0 && s.pendHead == len(s.pending) {
+	if due(s.pongDue, now) && s.reason == 0 && s.events.empty() {
 		// The pong may have come and wait in the inbound mailbox, which
 		// this pass has not drained yet: take it in before judging.
 		s.handleInbound()
@@ -774,7 +741,7 @@ func (s *session) handleWake() {
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
 			s.pongDue, s.nextPing = time.Time{}, now.Add(o.PingInterval)
-		} else if s.stalled(s.pingSent) {
+		} else if s.events.stalled(s.pingSent) {
 			// We stopped reading because the application is slow; the
 			// pong may be waiting behind its messages. Give it time, from
 			// now: the next judgment counts only stalls after this one,
