@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/chanio/chanio/internal/testpeer"
-	"go.uber.org/goleak"
 )
 
 // Server binaries, built once by TestMain (without the race detector: these
@@ -16,31 +13,17 @@ var (
 	baselineBinary string
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "chanio-bench")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if chanioBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if baselineBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/bench/baseline", false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	pinLoad()
-	code := m.Run()
-	writeResults()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
+// TestMain builds the programs the tests run; testpeer.Main ends with
+// goleak.VerifyTestMain, so no test may leave a goroutine behind.
+func TestMain(m *testing.M) {
+	testpeer.Main(m, func(dir string) (err error) {
+		if chanioBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", false); err != nil {
+			return err
 		}
-	}
-	return code
+		if baselineBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/bench/baseline", false); err != nil {
+			return err
+		}
+		pinLoad()
+		return nil
+	}, writeResults)
 }

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,38 +9,20 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/internal/testpeer"
-	"go.uber.org/goleak"
 )
 
 var echoBinary string // built once by TestMain
 
+// TestMain builds the programs the tests run; testpeer.Main ends with
+// goleak.VerifyTestMain, so no test may leave a goroutine behind.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "chanio-conformance")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	echoBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", raceEnabled)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	// The race runtime sleeps a second before a process exits, to let
-	// reports finish; a server stopped at the end of every test need not.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
-		}
-	}
-	return code
+	testpeer.Main(m, func(dir string) (err error) {
+		echoBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", raceEnabled)
+		// The race runtime sleeps a second before a process exits, to let
+		// reports finish; a server stopped at the end of every test need not.
+		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+		return err
+	}, nil)
 }
 
 // The suite's server settings (issue 3), as the open packet must announce

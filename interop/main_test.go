@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,40 +10,25 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/internal/testpeer"
-	"go.uber.org/goleak"
 )
 
 // Server binaries, built once by TestMain.
 var echoBinary, chatBinary, clusterBinary string
 
+// TestMain builds the programs the tests run; testpeer.Main ends with
+// goleak.VerifyTestMain, so no test may leave a goroutine behind.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "chanio-interop")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	for _, b := range []struct {
-		bin *string
-		pkg string
-	}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}, {&clusterBinary, "examples/cluster"}} {
-		if *b.bin, err = testpeer.Build(dir, "github.com/chanio/chanio/"+b.pkg, raceEnabled); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+	testpeer.Main(m, func(dir string) (err error) {
+		for _, b := range []struct {
+			bin *string
+			pkg string
+		}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}, {&clusterBinary, "examples/cluster"}} {
+			if *b.bin, err = testpeer.Build(dir, "github.com/chanio/chanio/"+b.pkg, raceEnabled); err != nil {
+				return err
+			}
 		}
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			return 1
-		}
-	}
-	return code
+		return nil
+	}, nil)
 }
 
 // jsDir is the directory of the npm packages and the Node scripts.

@@ -16,7 +16,33 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+// Main runs a test package whose tests need programs built first: setup
+// builds them into a temporary directory; then the tests run, and goleak
+// checks that none left a goroutine behind (goleak.VerifyTestMain).
+// after, if not nil, runs last, before the directory is removed.
+func Main(m *testing.M, setup func(dir string) error, after func()) {
+	dir, err := os.MkdirTemp("", "chanio-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := setup(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if after != nil {
+			after()
+		}
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
 
 // Build compiles the main package pkg into dir and returns the binary's
 // path. With race set it builds with the race detector.
