@@ -1,12 +1,12 @@
 package cluster
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/quietlog"
 )
 
 // Options configures a [Node]. A nil *Options, and every zero field, means
@@ -122,7 +122,7 @@ func (o *Options) withDefaults(server *eio.Options) (options, error) {
 		r.TunnelWindow = minTunnelWindow
 	}
 	if r.Logger == nil {
-		r.Logger = slog.New(minLevel{slog.Default().Handler(), slog.LevelError})
+		r.Logger = quietlog.New()
 	}
 	return r, nil
 }
@@ -141,21 +141,4 @@ func validSubject(s string) bool {
 // nodeSubject returns the subject of node id's kind ("rpc" or "t").
 func (o *options) nodeSubject(id, kind string) string {
 	return o.subjNode + id + "." + kind
-}
-
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(attrs), h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -1,7 +1,6 @@
 package eio
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chanio/chanio/internal/quietlog"
 	"github.com/chanio/chanio/transport"
 )
 
@@ -243,7 +243,7 @@ func (o *Options) withDefaults() serverOptions {
 		r.EventBuffer = 1024
 	}
 	if r.Logger == nil {
-		r.Logger = errorsOnly()
+		r.Logger = quietlog.New()
 	}
 	if r.JSON == nil {
 		r.JSON = stdJSON{}
@@ -289,27 +289,4 @@ func (o *Options) withDefaults() serverOptions {
 		r.httpCompressionThreshold = -1
 	}
 	return r
-}
-
-// errorsOnly is the logger of an unset Options.Logger: silent but for
-// errors the user must know of, which go to slog.Default().
-func errorsOnly() *slog.Logger {
-	return slog.New(minLevel{slog.Default().Handler(), slog.LevelError})
-}
-
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(attrs), h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
 }
