@@ -28,11 +28,14 @@ func requireBrowser(t testing.TB) {
 	}
 }
 
+// browserPage is what js/browser.js reports of one page.
+type browserPage struct {
+	Transport string `json:"transport"`
+	Upgraded  bool   `json:"upgraded"`
+}
+
 type browserSummary struct {
-	A, B struct {
-		Transport string `json:"transport"`
-		Upgraded  bool   `json:"upgraded"`
-	}
+	A, B         browserPage
 	AGotB        bool   `json:"aGotB"`
 	BGotA        bool   `json:"bGotA"`
 	Binary       []int  `json:"binary"`
@@ -72,28 +75,7 @@ func TestBrowserChat(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			shot := filepath.Join(outDir, "chat-"+tc.mode+".png")
 			_ = os.Remove(shot)
-			out := runNode(t, 90*time.Second, "browser.js", url, tc.mode, shot)
-			var got browserSummary
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("browser output %q: %v", out, err)
-			}
-			if got.Error != "" {
-				t.Fatalf("browser: %s", got.Error)
-			}
-			if !got.AGotB || !got.BGotA {
-				t.Errorf("chat: A got B's message %v, B got A's %v", got.AGotB, got.BGotA)
-			}
-			for name, p := range map[string]struct {
-				Transport string `json:"transport"`
-				Upgraded  bool   `json:"upgraded"`
-			}{"A": got.A, "B": got.B} {
-				if p.Transport != tc.transport || p.Upgraded != tc.upgraded {
-					t.Errorf("page %s on %q (upgraded %v), want %q (%v)", name, p.Transport, p.Upgraded, tc.transport, tc.upgraded)
-				}
-			}
-			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
-				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
-			}
+			got := runBrowser(t, url, tc.mode, shot, tc.transport, tc.upgraded)
 			if got.InOrder != 1000 {
 				t.Errorf("1,000 numbered lines: %d arrived in order", got.InOrder)
 			}
@@ -121,4 +103,32 @@ func TestBrowserChat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runBrowser runs js/browser.js against the chat page at url and checks
+// what every run must show: the two pages chatted both ways, on the
+// expected transport, and an ArrayBuffer came back whole. It returns the
+// summary for the caller's own checks.
+func runBrowser(t *testing.T, url, mode, shot, transport string, upgraded bool) browserSummary {
+	t.Helper()
+	out := runNode(t, 90*time.Second, "browser.js", url, mode, shot)
+	var got browserSummary
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("browser output %q: %v", out, err)
+	}
+	if got.Error != "" {
+		t.Fatalf("browser: %s", got.Error)
+	}
+	if !got.AGotB || !got.BGotA {
+		t.Errorf("chat: A got B's message %v, B got A's %v", got.AGotB, got.BGotA)
+	}
+	for name, p := range map[string]browserPage{"A": got.A, "B": got.B} {
+		if p.Transport != transport || p.Upgraded != upgraded {
+			t.Errorf("page %s on %q (upgraded %v), want %q (%v)", name, p.Transport, p.Upgraded, transport, upgraded)
+		}
+	}
+	if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
+		t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
+	}
+	return got
 }

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,42 +32,9 @@ func startCluster(t testing.TB, args ...string) string {
 func TestClusterJSClient(t *testing.T) {
 	requireNode(t)
 	base := startCluster(t, "-app", "echo", "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
-	for _, tc := range []struct {
-		mode           string
-		open, final    string
-		wantUpgradedTo string
-	}{
-		{mode: "polling", open: "polling", final: "polling"},
-		{mode: "websocket", open: "websocket", final: "websocket"},
-		{mode: "upgrade", open: "polling", final: "websocket", wantUpgradedTo: "websocket"},
-	} {
-		t.Run(tc.mode, func(t *testing.T) {
-			const count = 1000
-			out := runNode(t, 60*time.Second, "client.js", base, tc.mode, "1000")
-			var got jsSummary
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("client output %q: %v", out, err)
-			}
-			if got.Error != "" {
-				t.Fatalf("client error: %s (summary %+v)", got.Error, got)
-			}
-			if got.OpenTransport != tc.open || got.FinalTransport != tc.final || got.UpgradedTo != tc.wantUpgradedTo {
-				t.Errorf("transports: open %q final %q upgraded to %q; want %q %q %q",
-					got.OpenTransport, got.FinalTransport, got.UpgradedTo, tc.open, tc.final, tc.wantUpgradedTo)
-			}
-			if got.Text != "hello é 😀" {
-				t.Errorf("text echo = %q", got.Text)
-			}
-			if want := []int{1, 2, 3, 255}; !equalInts(got.Binary, want) {
-				t.Errorf("binary echo = %v, want %v", got.Binary, want)
-			}
-			if got.InOrder != count || got.Duplicates != 0 || got.OutOfOrder != 0 {
-				t.Errorf("numbered messages: %d in order, %d duplicates, %d out of order; want %d, 0, 0",
-					got.InOrder, got.Duplicates, got.OutOfOrder, count)
-			}
-			if got.UpgradeError != "" {
-				t.Errorf("upgrade error: %s", got.UpgradeError)
-			}
+	for _, mode := range jsModes {
+		t.Run(mode.name, func(t *testing.T) {
+			got := runJSClient(t, base, mode, 1000, 0, "client")
 			if got.CloseReason != "forced close" {
 				t.Errorf("close reason %q, want the client's own %q", got.CloseReason, "forced close")
 			}
@@ -99,28 +65,7 @@ func TestClusterBrowserChat(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			shot := filepath.Join(outDir, "cluster-chat-"+tc.mode+".png")
 			_ = os.Remove(shot)
-			out := runNode(t, 90*time.Second, "browser.js", base+"/", tc.mode, shot)
-			var got browserSummary
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("browser output %q: %v", out, err)
-			}
-			if got.Error != "" {
-				t.Fatalf("browser: %s", got.Error)
-			}
-			if !got.AGotB || !got.BGotA {
-				t.Errorf("chat: A got B's message %v, B got A's %v", got.AGotB, got.BGotA)
-			}
-			for name, p := range map[string]struct {
-				Transport string `json:"transport"`
-				Upgraded  bool   `json:"upgraded"`
-			}{"A": got.A, "B": got.B} {
-				if p.Transport != tc.transport || p.Upgraded != tc.upgraded {
-					t.Errorf("page %s on %q (upgraded %v), want %q (%v)", name, p.Transport, p.Upgraded, tc.transport, tc.upgraded)
-				}
-			}
-			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
-				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
-			}
+			runBrowser(t, base+"/", tc.mode, shot, tc.transport, tc.upgraded)
 		})
 	}
 }

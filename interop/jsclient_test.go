@@ -33,16 +33,6 @@ type jsSummary struct {
 func TestJSClientToChanio(t *testing.T) {
 	requireNode(t)
 	echo, base := startEcho(t, "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
-	const count = 1000
-	cases := []struct {
-		mode           string
-		open, final    string
-		wantUpgradedTo string
-	}{
-		{mode: "polling", open: "polling", final: "polling"},
-		{mode: "websocket", open: "websocket", final: "websocket"},
-		{mode: "upgrade", open: "polling", final: "websocket", wantUpgradedTo: "websocket"},
-	}
 	ends := []struct {
 		by, reason string // how the session ends, and engine.io-client's close reason
 	}{
@@ -50,38 +40,11 @@ func TestJSClientToChanio(t *testing.T) {
 		{"server", "transport close"},
 		{"nopong", "transport close"},
 	}
-	for _, tc := range cases {
+	for _, mode := range jsModes {
 		for _, end := range ends {
-			t.Run(tc.mode+"/ended-by-"+end.by, func(t *testing.T) {
+			t.Run(mode.name+"/ended-by-"+end.by, func(t *testing.T) {
 				timeouts := strings.Count(echo.Stderr(), "ping timeout")
-				out := runNode(t, 60*time.Second, "client.js", base, tc.mode, strconv.Itoa(count), "900000", end.by)
-				var got jsSummary
-				if err := json.Unmarshal(out, &got); err != nil {
-					t.Fatalf("client output %q: %v", out, err)
-				}
-				if got.Error != "" {
-					t.Fatalf("client error: %s (summary %+v)", got.Error, got)
-				}
-				if got.OpenTransport != tc.open || got.FinalTransport != tc.final || got.UpgradedTo != tc.wantUpgradedTo {
-					t.Errorf("transports: open %q final %q upgraded to %q; want %q %q %q",
-						got.OpenTransport, got.FinalTransport, got.UpgradedTo, tc.open, tc.final, tc.wantUpgradedTo)
-				}
-				if got.Text != "hello é 😀" {
-					t.Errorf("text echo = %q", got.Text)
-				}
-				if want := []int{1, 2, 3, 255}; !equalInts(got.Binary, want) {
-					t.Errorf("binary echo = %v, want %v", got.Binary, want)
-				}
-				if !got.LargeOK {
-					t.Error("900 KB message not echoed intact")
-				}
-				if got.InOrder != count || got.Duplicates != 0 || got.OutOfOrder != 0 {
-					t.Errorf("numbered messages: %d in order, %d duplicates, %d out of order; want %d, 0, 0",
-						got.InOrder, got.Duplicates, got.OutOfOrder, count)
-				}
-				if got.UpgradeError != "" {
-					t.Errorf("upgrade error: %s", got.UpgradeError)
-				}
+				got := runJSClient(t, base, mode, 1000, 900_000, end.by)
 				if got.CloseReason != end.reason {
 					t.Errorf("close reason %q, want %q", got.CloseReason, end.reason)
 				}
@@ -98,6 +61,55 @@ func TestJSClientToChanio(t *testing.T) {
 			})
 		}
 	}
+}
+
+// jsMode is a transport mode of js/client.js and the transports it must
+// show: where the session opens, where it ends, what it upgraded to.
+type jsMode struct {
+	name, open, final, upgradedTo string
+}
+
+var jsModes = []jsMode{
+	{name: "polling", open: "polling", final: "polling"},
+	{name: "websocket", open: "websocket", final: "websocket"},
+	{name: "upgrade", open: "polling", final: "websocket", upgradedTo: "websocket"},
+}
+
+// runJSClient runs js/client.js against base and checks what every run
+// must show: the mode's transports, the text and binary echoes, the large
+// message (when large > 0) and count numbered messages once each, in
+// order. It returns the summary for the caller's own checks.
+func runJSClient(t *testing.T, base string, mode jsMode, count, large int, end string) jsSummary {
+	t.Helper()
+	out := runNode(t, 60*time.Second, "client.js", base, mode.name, strconv.Itoa(count), strconv.Itoa(large), end)
+	var got jsSummary
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("client output %q: %v", out, err)
+	}
+	if got.Error != "" {
+		t.Fatalf("client error: %s (summary %+v)", got.Error, got)
+	}
+	if got.OpenTransport != mode.open || got.FinalTransport != mode.final || got.UpgradedTo != mode.upgradedTo {
+		t.Errorf("transports: open %q final %q upgraded to %q; want %q %q %q",
+			got.OpenTransport, got.FinalTransport, got.UpgradedTo, mode.open, mode.final, mode.upgradedTo)
+	}
+	if got.Text != "hello é 😀" {
+		t.Errorf("text echo = %q", got.Text)
+	}
+	if want := []int{1, 2, 3, 255}; !equalInts(got.Binary, want) {
+		t.Errorf("binary echo = %v, want %v", got.Binary, want)
+	}
+	if !got.LargeOK {
+		t.Errorf("%d-byte message not echoed intact", large)
+	}
+	if got.InOrder != count || got.Duplicates != 0 || got.OutOfOrder != 0 {
+		t.Errorf("numbered messages: %d in order, %d duplicates, %d out of order; want %d, 0, 0",
+			got.InOrder, got.Duplicates, got.OutOfOrder, count)
+	}
+	if got.UpgradeError != "" {
+		t.Errorf("upgrade error: %s", got.UpgradeError)
+	}
+	return got
 }
 
 func equalInts(a, b []int) bool {
