@@ -22,24 +22,10 @@ import (
 
 	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/clienttest"
 	"github.com/chanio/chanio/transport"
 	"github.com/gobwas/ws"
 )
-
-// Generous deadline for anything a test waits for; no test asserts an
-// upper bound tighter than this.
-const clWait = 20 * time.Second
-
-// clModes are the three ways a client connects.
-var clModes = []struct {
-	name       string
-	transports []string
-	final      string
-}{
-	{"polling", []string{eio.TransportPolling}, eio.TransportPolling},
-	{"websocket", []string{eio.TransportWebSocket}, eio.TransportWebSocket},
-	{"upgrade", nil, eio.TransportWebSocket},
-}
 
 // clEcho is an in-process chanio server that echoes every message (text
 // "close" makes it disconnect the session) and records the disconnects it
@@ -129,7 +115,7 @@ func (e *clEcho) nextReceived(t *testing.T) eio.Event {
 		return ev
 	case ev := <-e.disconnects:
 		t.Fatalf("server session ended (%v, %v) before the message", ev.Reason, ev.Err)
-	case <-time.After(clWait):
+	case <-time.After(clienttest.Wait):
 		t.Fatal("no message reached the server in time")
 	}
 	return eio.Event{}
@@ -140,7 +126,7 @@ func (e *clEcho) nextDisconnect(t *testing.T) eio.Event {
 	select {
 	case ev := <-e.disconnects:
 		return ev
-	case <-time.After(clWait):
+	case <-time.After(clienttest.Wait):
 		t.Fatal("the server saw no disconnect in time")
 	}
 	return eio.Event{}
@@ -156,138 +142,51 @@ func (e *clEcho) kill() {
 	}
 }
 
-func clDial(t *testing.T, url string, opts *eio.ClientOptions) *eio.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), clWait)
-	defer cancel()
-	c, err := eio.Dial(ctx, url, opts)
-	if err != nil {
-		t.Fatalf("Dial(%s): %v", url, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), clWait)
-		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("Close at cleanup: %v", err)
-		}
-	})
-	ev := clNext(t, c)
-	if ev.Type != eio.EventConnect || ev.SID == "" || ev.SID != c.SID() {
-		t.Fatalf("first event %+v, want connect with SID %q", ev, c.SID())
-	}
-	return c
-}
-
-func clNext(t *testing.T, c *eio.Client) eio.Event {
-	t.Helper()
-	select {
-	case ev, ok := <-c.Events():
-		if !ok {
-			t.Fatal("events channel closed")
-		}
-		return ev
-	case <-time.After(clWait):
-		t.Fatal("no client event in time")
-	}
-	return eio.Event{}
-}
-
-func clExpectText(t *testing.T, c *eio.Client, want string) {
-	t.Helper()
-	ev := clNext(t, c)
-	if ev.Type != eio.EventMessage || ev.Binary || string(ev.Data) != want {
-		t.Fatalf("got %v binary=%v %.80q (reason %v, err %v), want text %.80q",
-			ev.Type, ev.Binary, ev.Data, ev.Reason, ev.Err, want)
-	}
-}
-
-// clExpectEnd reads up to the disconnect, checks it is the only one and
-// that the channel closes after it, and returns it.
-func clExpectEnd(t *testing.T, c *eio.Client) eio.Event {
-	t.Helper()
-	var end eio.Event
-	for {
-		ev := clNext(t, c)
-		if ev.Type == eio.EventDisconnect {
-			end = ev
-			break
-		}
-	}
-	select {
-	case ev, ok := <-c.Events():
-		if ok {
-			t.Fatalf("event %+v after the disconnect", ev)
-		}
-	case <-time.After(clWait):
-		t.Fatal("events channel not closed after the disconnect")
-	}
-	select {
-	case <-c.Done():
-	case <-time.After(clWait):
-		t.Fatal("Done not closed after the disconnect")
-	}
-	if c.Reason() != end.Reason || c.Err() != end.Err {
-		t.Errorf("Reason/Err = %v/%v, event says %v/%v", c.Reason(), c.Err(), end.Reason, end.Err)
-	}
-	return end
-}
-
-func clWaitTransport(t *testing.T, c *eio.Client, want string) {
-	t.Helper()
-	deadline := time.Now().Add(clWait)
-	for c.Transport() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("transport %s, want %s", c.Transport(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func clOpts(transports []string) *eio.ClientOptions {
 	return &eio.ClientOptions{Transports: transports}
 }
 
 func TestClientRoundTrips(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			if m.name == "upgrade" {
-				clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			if m.Name == "upgrade" {
+				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			}
 			if err := c.Send([]byte("hello é 😀")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "hello é 😀")
+			clienttest.ExpectText(t, c, "hello é 😀")
 			bin := []byte{0, 1, 2, 0x1e, 255}
 			if err := c.SendBinary(bin); err != nil {
 				t.Fatal(err)
 			}
-			ev := clNext(t, c)
+			ev := clienttest.Next(t, c)
 			if ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
 				t.Fatalf("binary echo: %+v", ev)
 			}
 			if err := c.SendJSON(map[string]int{"a": 1}); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, `{"a":1}`)
+			clienttest.ExpectText(t, c, `{"a":1}`)
 			if err := c.Send(nil); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "")
-			if got := c.Transport(); got != m.final {
-				t.Errorf("Transport() = %s, want %s", got, m.final)
+			clienttest.ExpectText(t, c, "")
+			if got := c.Transport(); got != m.Final {
+				t.Errorf("Transport() = %s, want %s", got, m.Final)
 			}
-			if got, _ := e.srv.Transport(c.SID()); got != m.final {
-				t.Errorf("server sees transport %s, want %s", got, m.final)
+			if got, _ := e.srv.Transport(c.SID()); got != m.Final {
+				t.Errorf("server sees transport %s, want %s", got, m.Final)
 			}
 
-			ctx, cancel := context.WithTimeout(context.Background(), clWait)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := c.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			end := clExpectEnd(t, c)
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonClientDisconnect || end.Err != nil || end.SID != c.SID() {
 				t.Errorf("disconnect %v (%v) sid %q", end.Reason, end.Err, end.SID)
 			}
@@ -305,39 +204,12 @@ func TestClientRoundTrips(t *testing.T) {
 	}
 }
 
-// clSendNumbered sends count messages "n:i" and checks they come back once
-// each and in order.
-func clSendNumbered(t *testing.T, c *eio.Client, count int, concurrently bool) {
-	t.Helper()
-	errc := make(chan error, 1)
-	send := func() {
-		for i := range count {
-			if err := c.Send([]byte("n:" + strconv.Itoa(i))); err != nil {
-				errc <- fmt.Errorf("send %d: %w", i, err)
-				return
-			}
-		}
-		errc <- nil
-	}
-	if concurrently {
-		go send()
-	} else {
-		send()
-	}
-	for i := range count {
-		clExpectText(t, c, "n:"+strconv.Itoa(i))
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestClientThousandInOrder(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			clSendNumbered(t, c, 1000, false)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			clienttest.SendNumbered(t, c, 1000, false)
 		})
 	}
 }
@@ -348,9 +220,9 @@ func TestClientUpgradeWithMessagesInFlight(t *testing.T) {
 	for i := range 3 {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			e := clStartEcho(t, nil, true)
-			c := clDial(t, e.url, nil)
-			clSendNumbered(t, c, 1000, true)
-			clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, nil)
+			clienttest.SendNumbered(t, c, 1000, true)
+			clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			for i := range 1000 {
 				ev := e.nextReceived(t)
 				if string(ev.Data) != "n:"+strconv.Itoa(i) {
@@ -361,24 +233,24 @@ func TestClientUpgradeWithMessagesInFlight(t *testing.T) {
 			if err := c.Send([]byte("after")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "after")
+			clienttest.ExpectText(t, c, "after")
 		})
 	}
 }
 
 func TestClientNearMaxPayload(t *testing.T) {
 	big := strings.Repeat("x", 900_000)
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			if m.name == "upgrade" {
-				clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			if m.Name == "upgrade" {
+				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			}
 			if err := c.Send([]byte(big)); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, big)
+			clienttest.ExpectText(t, c, big)
 			if err := c.Send(make([]byte, 1_000_000)); !errors.Is(err, eio.ErrPayloadTooLarge) {
 				t.Errorf("Send over maxPayload: %v, want ErrPayloadTooLarge", err)
 			}
@@ -393,7 +265,7 @@ func TestClientNearMaxPayload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := clNext(t, c)
+			ev := clienttest.Next(t, c)
 			if !ev.Binary || len(ev.Data) != 900_000 {
 				t.Fatalf("binary echo: %v binary=%v len %d", ev.Type, ev.Binary, len(ev.Data))
 			}
@@ -402,17 +274,17 @@ func TestClientNearMaxPayload(t *testing.T) {
 }
 
 func TestClientServerDisconnect(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			if m.name == "upgrade" {
-				clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			if m.Name == "upgrade" {
+				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			}
 			if err := c.Send([]byte("close")); err != nil {
 				t.Fatal(err)
 			}
-			end := clExpectEnd(t, c)
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonServerDisconnect {
 				t.Errorf("reason %v (%v), want server disconnect", end.Reason, end.Err)
 			}
@@ -421,19 +293,19 @@ func TestClientServerDisconnect(t *testing.T) {
 }
 
 func TestClientServerKilled(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			if m.name == "upgrade" {
-				clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			if m.Name == "upgrade" {
+				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			}
 			if err := c.Send([]byte("ping")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "ping")
+			clienttest.ExpectText(t, c, "ping")
 			e.kill()
-			end := clExpectEnd(t, c)
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonTransportClose {
 				t.Errorf("reason %v (%v), want transport close", end.Reason, end.Err)
 			}
@@ -442,19 +314,19 @@ func TestClientServerKilled(t *testing.T) {
 }
 
 func TestClientServerShutdown(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, clOpts(m.transports))
-			if m.name == "upgrade" {
-				clWaitTransport(t, c, eio.TransportWebSocket)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			if m.Name == "upgrade" {
+				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), clWait)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := e.srv.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
-			end := clExpectEnd(t, c)
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonServerDisconnect {
 				t.Errorf("reason %v (%v), want server disconnect", end.Reason, end.Err)
 			}
@@ -465,15 +337,15 @@ func TestClientServerShutdown(t *testing.T) {
 // TestClientHeartbeat: the client answers pings, so a server with a short
 // interval keeps the session.
 func TestClientHeartbeat(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, &eio.Options{PingInterval: 20 * time.Millisecond, PingTimeout: 2 * time.Second}, false)
-			c := clDial(t, e.url, clOpts(m.transports))
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
 			time.Sleep(300 * time.Millisecond)
 			if err := c.Send([]byte("still here")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "still here")
+			clienttest.ExpectText(t, c, "still here")
 			select {
 			case ev := <-e.disconnects:
 				t.Fatalf("server ended the session: %v (%v)", ev.Reason, ev.Err)
@@ -484,16 +356,16 @@ func TestClientHeartbeat(t *testing.T) {
 }
 
 func TestClientCloseFlushesQueue(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, true)
-			c := clDial(t, e.url, clOpts(m.transports))
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
 			for i := range 200 {
 				if err := c.Send([]byte("n:" + strconv.Itoa(i))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), clWait)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := c.Close(ctx); err != nil {
 				t.Fatal(err)
@@ -507,7 +379,7 @@ func TestClientCloseFlushesQueue(t *testing.T) {
 			if sev := e.nextDisconnect(t); sev.Reason != eio.ReasonClientDisconnect {
 				t.Errorf("server saw %v (%v), want client disconnect", sev.Reason, sev.Err)
 			}
-			if end := clExpectEnd(t, c); end.Reason != eio.ReasonClientDisconnect {
+			if end := clienttest.ExpectEnd(t, c); end.Reason != eio.ReasonClientDisconnect {
 				t.Errorf("reason %v (%v)", end.Reason, end.Err)
 			}
 		})
@@ -541,19 +413,19 @@ func TestClientHeadersAndQuery(t *testing.T) {
 		}
 	}()
 	for _, transports := range [][]string{{eio.TransportPolling}, nil} {
-		c := clDial(t, hs.URL+"/custom?fromurl=1", &eio.ClientOptions{
+		c := clienttest.Dial(t, hs.URL+"/custom?fromurl=1", &eio.ClientOptions{
 			Transports: transports,
 			Header:     http.Header{"X-Token": {"secret"}},
 			Query:      url.Values{"token": {"abc"}},
 		})
 		if transports == nil {
-			clWaitTransport(t, c, eio.TransportWebSocket)
+			clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 		}
 		if err := c.Send([]byte("hi")); err != nil {
 			t.Fatal(err)
 		}
-		clExpectText(t, c, "hi")
-		ctx, cancel := context.WithTimeout(context.Background(), clWait)
+		clienttest.ExpectText(t, c, "hi")
+		ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 		err := c.Close(ctx)
 		cancel()
 		if err != nil {
@@ -588,11 +460,11 @@ func TestClientPathAndScheme(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := clDial(t, tc.url, tc.opts)
+			c := clienttest.Dial(t, tc.url, tc.opts)
 			if err := c.Send([]byte("x")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "x")
+			clienttest.ExpectText(t, c, "x")
 		})
 	}
 }
@@ -611,7 +483,7 @@ func TestClientDialErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), clWait)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			c, err := eio.Dial(ctx, tc.url, clOpts(tc.transports))
 			var he *eio.HTTPError
@@ -647,24 +519,24 @@ func TestClientDialErrors(t *testing.T) {
 				return
 			}
 			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(clWait))
+			_ = conn.SetDeadline(time.Now().Add(clienttest.Wait))
 			_, _ = io.Copy(io.Discard, conn)
 			return
 		}
 		<-r.Context().Done()
 	}))
 	defer hang.Close()
-	for _, m := range clModes[:2] {
-		t.Run("cancel "+m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes[:2] {
+		t.Run("cancel "+m.Name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(50*time.Millisecond, cancel)
-			_, err := eio.Dial(ctx, hang.URL, clOpts(m.transports))
+			_, err := eio.Dial(ctx, hang.URL, clOpts(m.Transports))
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Dial: %v, want context.Canceled", err)
 			}
 		})
-		t.Run("request timeout "+m.name, func(t *testing.T) {
-			opts := clOpts(m.transports)
+		t.Run("request timeout "+m.Name, func(t *testing.T) {
+			opts := clOpts(m.Transports)
 			opts.RequestTimeout = 50 * time.Millisecond
 			_, err := eio.Dial(context.Background(), hang.URL, opts)
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -716,7 +588,7 @@ func clFakeWebSocket(t *testing.T, serve func(conn net.Conn)) string {
 			return
 		}
 		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(clWait))
+		_ = conn.SetDeadline(time.Now().Add(clienttest.Wait))
 		serve(conn)
 		_, _ = io.Copy(io.Discard, conn)
 	}))
@@ -742,8 +614,8 @@ func TestClientPingTimeout(t *testing.T) {
 		{"websocket", silentWS, eio.TransportWebSocket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := clDial(t, tc.url, clOpts([]string{tc.transport}))
-			end := clExpectEnd(t, c)
+			c := clienttest.Dial(t, tc.url, clOpts([]string{tc.transport}))
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonPingTimeout {
 				t.Errorf("reason %v (%v), want ping timeout", end.Reason, end.Err)
 			}
@@ -802,8 +674,8 @@ func TestClientPollErrors(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			c := clDial(t, u, clOpts([]string{eio.TransportPolling}))
-			end := clExpectEnd(t, c)
+			c := clienttest.Dial(t, u, clOpts([]string{eio.TransportPolling}))
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != eio.ReasonTransportError {
 				t.Errorf("reason %v (%v), want transport error", end.Reason, end.Err)
 			}
@@ -860,8 +732,8 @@ func TestClientWebSocketErrors(t *testing.T) {
 				clWriteText(conn, clOpen("s", 10000, 10000, ""))
 				tc.serve(conn)
 			})
-			c := clDial(t, u, &eio.ClientOptions{Transports: []string{eio.TransportWebSocket}, MaxPayload: 1024})
-			end := clExpectEnd(t, c)
+			c := clienttest.Dial(t, u, &eio.ClientOptions{Transports: []string{eio.TransportWebSocket}, MaxPayload: 1024})
+			end := clienttest.ExpectEnd(t, c)
 			if end.Reason != tc.reason {
 				t.Errorf("reason %v (%v), want %v", end.Reason, end.Err, tc.reason)
 			}
@@ -932,9 +804,9 @@ func TestClientCompressedPolling(t *testing.T) {
 				w.Header().Set("Content-Encoding", header)
 				_, _ = w.Write(body.Bytes())
 			})
-			c := clDial(t, u, clOpts([]string{eio.TransportPolling}))
-			clExpectText(t, c, strings.Repeat("compressible ", 200))
-			clExpectText(t, c, "second")
+			c := clienttest.Dial(t, u, clOpts([]string{eio.TransportPolling}))
+			clienttest.ExpectText(t, c, strings.Repeat("compressible ", 200))
+			clienttest.ExpectText(t, c, "second")
 		})
 	}
 	t.Run("bomb", func(t *testing.T) {
@@ -947,8 +819,8 @@ func TestClientCompressedPolling(t *testing.T) {
 			w.Header().Set("Content-Encoding", "gzip")
 			_, _ = w.Write(body.Bytes())
 		})
-		c := clDial(t, u, &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxPayload: 1 << 20})
-		end := clExpectEnd(t, c)
+		c := clienttest.Dial(t, u, &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxPayload: 1 << 20})
+		end := clienttest.ExpectEnd(t, c)
 		if end.Reason != eio.ReasonTransportError || !errors.Is(end.Err, codec.ErrTooLarge) {
 			t.Errorf("reason %v (%v), want transport error over the limit", end.Reason, end.Err)
 		}
@@ -974,7 +846,7 @@ func TestClientSlowConsumer(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	c := clDial(t, hs.URL, &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxQueueBytes: 4096})
+	c := clienttest.Dial(t, hs.URL, &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxQueueBytes: 4096})
 	msg := make([]byte, 512)
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
@@ -994,7 +866,7 @@ func TestClientSlowConsumer(t *testing.T) {
 		t.Errorf("Close: %v, want context.DeadlineExceeded", err)
 	}
 	free()
-	end := clExpectEnd(t, c)
+	end := clienttest.ExpectEnd(t, c)
 	if end.Reason != eio.ReasonClientDisconnect {
 		t.Errorf("reason %v (%v)", end.Reason, end.Err)
 	}
@@ -1024,9 +896,9 @@ func TestClientProbeRefused(t *testing.T) {
 		srv.ServeHTTP(w, r)
 	}))
 	defer hs.Close()
-	c := clDial(t, hs.URL, nil)
+	c := clienttest.Dial(t, hs.URL, nil)
 	time.Sleep(100 * time.Millisecond)
-	clSendNumbered(t, c, 50, false)
+	clienttest.SendNumbered(t, c, 50, false)
 	if c.Transport() != eio.TransportPolling {
 		t.Errorf("Transport() = %s after a refused probe", c.Transport())
 	}
@@ -1053,21 +925,21 @@ func TestClientTLS(t *testing.T) {
 		<-done
 	}()
 	tlsConfig := hs.Client().Transport.(*http.Transport).TLSClientConfig
-	for _, m := range clModes {
+	for _, m := range clienttest.Modes {
 		for _, how := range []string{"TLSConfig", "HTTPClient"} {
-			t.Run(m.name+" "+how, func(t *testing.T) {
-				opts := clOpts(m.transports)
+			t.Run(m.Name+" "+how, func(t *testing.T) {
+				opts := clOpts(m.Transports)
 				if how == "TLSConfig" {
 					opts.TLSConfig = tlsConfig
 				} else {
 					opts.HTTPClient = hs.Client()
 				}
-				c := clDial(t, hs.URL, opts)
-				clWaitTransport(t, c, m.final)
+				c := clienttest.Dial(t, hs.URL, opts)
+				clienttest.WaitTransport(t, c, m.Final)
 				if err := c.Send([]byte("secret")); err != nil {
 					t.Fatal(err)
 				}
-				clExpectText(t, c, "secret")
+				clienttest.ExpectText(t, c, "secret")
 			})
 		}
 	}
@@ -1092,12 +964,12 @@ func TestClientDialContext(t *testing.T) {
 		mu.Unlock()
 		return d.DialContext(ctx, network, addr)
 	}}
-	c := clDial(t, e.url, opts)
-	clWaitTransport(t, c, eio.TransportWebSocket)
+	c := clienttest.Dial(t, e.url, opts)
+	clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 	if err := c.Send([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	clExpectText(t, c, "x")
+	clienttest.ExpectText(t, c, "x")
 	mu.Lock()
 	defer mu.Unlock()
 	// At least the handshake's connection and the WebSocket's.
@@ -1123,12 +995,12 @@ func (c clCountingConn) Read(p []byte) (int, error) {
 func TestClientWebSocketCompression(t *testing.T) {
 	e := clStartEcho(t, &eio.Options{WebSocketCompression: true}, false)
 	big := strings.Repeat("zip ", 5000)
-	for _, m := range clModes[1:] {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes[1:] {
+		t.Run(m.Name, func(t *testing.T) {
 			var read atomic.Int64
 			var d net.Dialer
-			c := clDial(t, e.url, &eio.ClientOptions{
-				Transports:           m.transports,
+			c := clienttest.Dial(t, e.url, &eio.ClientOptions{
+				Transports:           m.Transports,
 				WebSocketCompression: true,
 				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					conn, err := d.DialContext(ctx, network, addr)
@@ -1138,13 +1010,13 @@ func TestClientWebSocketCompression(t *testing.T) {
 					return clCountingConn{conn, &read}, nil
 				},
 			})
-			clWaitTransport(t, c, eio.TransportWebSocket)
+			clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 			before := read.Load()
 			for range 5 {
 				if err := c.Send([]byte(big)); err != nil {
 					t.Fatal(err)
 				}
-				clExpectText(t, c, big)
+				clienttest.ExpectText(t, c, big)
 			}
 			if n := read.Load() - before; n > int64(len(big)) {
 				t.Errorf("read %d bytes for 5 echoes of %d bytes: not compressed", n, len(big))
@@ -1157,10 +1029,10 @@ func TestClientWebSocketCompression(t *testing.T) {
 // stopped reading Events, with the buffer full, gives up at its ctx and
 // still delivers exactly one disconnect.
 func TestClientCloseWithFullEvents(t *testing.T) {
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
-			c := clDial(t, e.url, &eio.ClientOptions{Transports: m.transports, EventBuffer: 1})
+			c := clienttest.Dial(t, e.url, &eio.ClientOptions{Transports: m.Transports, EventBuffer: 1})
 			for i := range 20 {
 				if err := c.Send([]byte("n:" + strconv.Itoa(i))); err != nil {
 					t.Fatal(err)
@@ -1279,30 +1151,30 @@ func (p *clProxy) serve(w http.ResponseWriter, r *http.Request) {
 // WebSocket tunnels through it with CONNECT, credentials included.
 func TestClientProxy(t *testing.T) {
 	e := clStartEcho(t, nil, false)
-	for _, m := range clModes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			p := clStartProxy(t)
 			pu, _ := url.Parse(p.hs.URL)
 			pu.User = url.UserPassword("user", "pw")
 			tr := &http.Transport{Proxy: http.ProxyURL(pu)}
 			defer tr.CloseIdleConnections()
-			c := clDial(t, e.url, &eio.ClientOptions{Transports: m.transports, HTTPClient: &http.Client{Transport: tr}})
-			clWaitTransport(t, c, m.final)
+			c := clienttest.Dial(t, e.url, &eio.ClientOptions{Transports: m.Transports, HTTPClient: &http.Client{Transport: tr}})
+			clienttest.WaitTransport(t, c, m.Final)
 			if err := c.Send([]byte("via proxy")); err != nil {
 				t.Fatal(err)
 			}
-			clExpectText(t, c, "via proxy")
-			ctx, cancel := context.WithTimeout(context.Background(), clWait)
+			clienttest.ExpectText(t, c, "via proxy")
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := c.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			if m.final == eio.TransportWebSocket && p.counts[http.MethodConnect] == 0 {
+			if m.Final == eio.TransportWebSocket && p.counts[http.MethodConnect] == 0 {
 				t.Errorf("no CONNECT through the proxy (saw %v)", p.counts)
 			}
-			if m.transports == nil || m.final == eio.TransportPolling {
+			if m.Transports == nil || m.Final == eio.TransportPolling {
 				if p.counts[http.MethodGet] == 0 {
 					t.Errorf("no GET through the proxy (saw %v)", p.counts)
 				}
@@ -1311,7 +1183,7 @@ func TestClientProxy(t *testing.T) {
 	}
 	t.Run("unsupported scheme", func(t *testing.T) {
 		tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: "127.0.0.1:1"})}
-		ctx, cancel := context.WithTimeout(context.Background(), clWait)
+		ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 		defer cancel()
 		_, err := eio.Dial(ctx, e.url, &eio.ClientOptions{
 			Transports: []string{eio.TransportWebSocket},
@@ -1334,8 +1206,8 @@ func TestClientHugePingValues(t *testing.T) {
 		}
 		<-r.Context().Done()
 	})
-	c := clDial(t, u, clOpts([]string{eio.TransportPolling}))
-	clExpectText(t, c, "hi")
+	c := clienttest.Dial(t, u, clOpts([]string{eio.TransportPolling}))
+	clienttest.ExpectText(t, c, "hi")
 	select {
 	case ev := <-c.Events():
 		t.Fatalf("unexpected %v (%v, %v)", ev.Type, ev.Reason, ev.Err)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,18 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/clienttest"
 )
 
 // These tests run chanio's eio.Client against the real servers: Node's
 // engine.io (js/server.js) and python-engineio (python/server.py), both
 // echo servers started on a loopback port by the test.
-
-// clientWait bounds anything a test waits for; no test asserts a tighter
-// upper bound.
-const clientWait = 30 * time.Second
 
 // echoPeer is a real Engine.IO echo server implementation.
 type echoPeer struct {
@@ -47,121 +42,9 @@ var echoPeers = []echoPeer{
 	}},
 }
 
-var clientModes = []struct {
-	name       string
-	transports []string
-	final      string
-}{
-	{"polling", []string{eio.TransportPolling}, eio.TransportPolling},
-	{"websocket", []string{eio.TransportWebSocket}, eio.TransportWebSocket},
-	{"upgrade", nil, eio.TransportWebSocket},
-}
-
 func dialPeer(t *testing.T, base string, transports []string) *eio.Client {
 	t.Helper()
-	return dialPeerWith(t, base, &eio.ClientOptions{Transports: transports})
-}
-
-func dialPeerWith(t *testing.T, base string, opts *eio.ClientOptions) *eio.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
-	defer cancel()
-	c, err := eio.Dial(ctx, base, opts)
-	if err != nil {
-		t.Fatalf("Dial(%s): %v", base, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), clientWait)
-		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("Close at cleanup: %v", err)
-		}
-	})
-	if ev := nextClientEvent(t, c); ev.Type != eio.EventConnect || ev.SID != c.SID() {
-		t.Fatalf("first event %+v, want connect", ev)
-	}
-	return c
-}
-
-func nextClientEvent(t *testing.T, c *eio.Client) eio.Event {
-	t.Helper()
-	select {
-	case ev, ok := <-c.Events():
-		if !ok {
-			t.Fatal("events channel closed")
-		}
-		return ev
-	case <-time.After(clientWait):
-		t.Fatal("no client event in time")
-	}
-	return eio.Event{}
-}
-
-func expectClientText(t *testing.T, c *eio.Client, want string) {
-	t.Helper()
-	ev := nextClientEvent(t, c)
-	if ev.Type != eio.EventMessage || ev.Binary || string(ev.Data) != want {
-		t.Fatalf("got %v binary=%v %.80q (reason %v, err %v), want text %.80q",
-			ev.Type, ev.Binary, ev.Data, ev.Reason, ev.Err, want)
-	}
-}
-
-// expectClientEnd reads up to the one disconnect and checks the channel
-// closes after it.
-func expectClientEnd(t *testing.T, c *eio.Client) eio.Event {
-	t.Helper()
-	var end eio.Event
-	for end.Type != eio.EventDisconnect {
-		end = nextClientEvent(t, c)
-	}
-	select {
-	case ev, ok := <-c.Events():
-		if ok {
-			t.Fatalf("event %+v after the disconnect", ev)
-		}
-	case <-time.After(clientWait):
-		t.Fatal("events channel not closed after the disconnect")
-	}
-	<-c.Done()
-	return end
-}
-
-func waitClientTransport(t *testing.T, c *eio.Client, want string) {
-	t.Helper()
-	deadline := time.Now().Add(clientWait)
-	for c.Transport() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("transport %s, want %s", c.Transport(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// sendNumbered sends count messages "n:i", from another goroutine when
-// concurrently, and checks each comes back once and in order.
-func sendNumbered(t *testing.T, c *eio.Client, count int, concurrently bool) {
-	t.Helper()
-	errc := make(chan error, 1)
-	send := func() {
-		for i := range count {
-			if err := c.Send([]byte("n:" + strconv.Itoa(i))); err != nil {
-				errc <- fmt.Errorf("send %d: %w", i, err)
-				return
-			}
-		}
-		errc <- nil
-	}
-	if concurrently {
-		go send()
-	} else {
-		send()
-	}
-	for i := range count {
-		expectClientText(t, c, "n:"+strconv.Itoa(i))
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	return clienttest.Dial(t, base, &eio.ClientOptions{Transports: transports})
 }
 
 // TestClientAgainstPeers: chanio's client against Node's engine.io and
@@ -173,37 +56,37 @@ func TestClientAgainstPeers(t *testing.T) {
 	for _, p := range echoPeers {
 		t.Run(p.name, func(t *testing.T) {
 			_, base := p.start(t, "pingInterval=200", "pingTimeout=5000", "maxHttpBufferSize=1000000")
-			for _, m := range clientModes {
-				t.Run(m.name, func(t *testing.T) {
-					c := dialPeer(t, base, m.transports)
-					if m.name == "upgrade" {
-						waitClientTransport(t, c, eio.TransportWebSocket)
+			for _, m := range clienttest.Modes {
+				t.Run(m.Name, func(t *testing.T) {
+					c := dialPeer(t, base, m.Transports)
+					if m.Name == "upgrade" {
+						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 					}
 					if err := c.Send([]byte("hello é 😀")); err != nil {
 						t.Fatal(err)
 					}
-					expectClientText(t, c, "hello é 😀")
+					clienttest.ExpectText(t, c, "hello é 😀")
 					bin := []byte{1, 2, 3, 0x1e, 255}
 					if err := c.SendBinary(bin); err != nil {
 						t.Fatal(err)
 					}
-					if ev := nextClientEvent(t, c); ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
+					if ev := clienttest.Next(t, c); ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
 						t.Fatalf("binary echo: %v binary=%v %v", ev.Type, ev.Binary, ev.Data)
 					}
-					sendNumbered(t, c, 1000, false)
+					clienttest.SendNumbered(t, c, 1000, false)
 					if err := c.Send([]byte(big)); err != nil {
 						t.Fatal(err)
 					}
-					expectClientText(t, c, big)
-					if got := c.Transport(); got != m.final {
-						t.Errorf("Transport() = %s, want %s", got, m.final)
+					clienttest.ExpectText(t, c, big)
+					if got := c.Transport(); got != m.Final {
+						t.Errorf("Transport() = %s, want %s", got, m.Final)
 					}
-					ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+					ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 					defer cancel()
 					if err := c.Close(ctx); err != nil {
 						t.Fatal(err)
 					}
-					if end := expectClientEnd(t, c); end.Reason != eio.ReasonClientDisconnect || end.Err != nil {
+					if end := clienttest.ExpectEnd(t, c); end.Reason != eio.ReasonClientDisconnect || end.Err != nil {
 						t.Errorf("disconnect %v (%v), want client disconnect", end.Reason, end.Err)
 					}
 				})
@@ -219,23 +102,23 @@ func TestClientDeflateAgainstPeers(t *testing.T) {
 	for _, p := range echoPeers {
 		t.Run(p.name, func(t *testing.T) {
 			_, base := p.start(t, "perMessageDeflate=1")
-			for _, m := range clientModes[1:] {
-				t.Run(m.name, func(t *testing.T) {
+			for _, m := range clienttest.Modes[1:] {
+				t.Run(m.Name, func(t *testing.T) {
 					var logs bytes.Buffer // slog's handler serialises writes
-					c := dialPeerWith(t, base, &eio.ClientOptions{
-						Transports:           m.transports,
+					c := clienttest.Dial(t, base, &eio.ClientOptions{
+						Transports:           m.Transports,
 						WebSocketCompression: true,
 						Logger:               slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 					})
-					waitClientTransport(t, c, eio.TransportWebSocket)
+					clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 					for range 3 {
 						if err := c.Send([]byte(big)); err != nil {
 							t.Fatal(err)
 						}
-						expectClientText(t, c, big)
+						clienttest.ExpectText(t, c, big)
 					}
-					sendNumbered(t, c, 100, false)
-					ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+					clienttest.SendNumbered(t, c, 100, false)
+					ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 					defer cancel()
 					if err := c.Close(ctx); err != nil {
 						t.Fatal(err)
@@ -257,12 +140,12 @@ func TestClientUpgradeAgainstPeers(t *testing.T) {
 			for i := range 3 {
 				t.Run(strconv.Itoa(i), func(t *testing.T) {
 					c := dialPeer(t, base, nil)
-					sendNumbered(t, c, 1000, true)
-					waitClientTransport(t, c, eio.TransportWebSocket)
+					clienttest.SendNumbered(t, c, 1000, true)
+					clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 					if err := c.Send([]byte("after")); err != nil {
 						t.Fatal(err)
 					}
-					expectClientText(t, c, "after")
+					clienttest.ExpectText(t, c, "after")
 				})
 			}
 		})
@@ -275,16 +158,16 @@ func TestClientPeerCloses(t *testing.T) {
 	for _, p := range echoPeers {
 		t.Run(p.name, func(t *testing.T) {
 			_, base := p.start(t)
-			for _, m := range clientModes {
-				t.Run(m.name, func(t *testing.T) {
-					c := dialPeer(t, base, m.transports)
-					if m.name == "upgrade" {
-						waitClientTransport(t, c, eio.TransportWebSocket)
+			for _, m := range clienttest.Modes {
+				t.Run(m.Name, func(t *testing.T) {
+					c := dialPeer(t, base, m.Transports)
+					if m.Name == "upgrade" {
+						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 					}
 					if err := c.Send([]byte("close")); err != nil {
 						t.Fatal(err)
 					}
-					if end := expectClientEnd(t, c); end.Reason != eio.ReasonServerDisconnect {
+					if end := clienttest.ExpectEnd(t, c); end.Reason != eio.ReasonServerDisconnect {
 						t.Errorf("disconnect %v (%v), want server disconnect", end.Reason, end.Err)
 					}
 				})
@@ -298,19 +181,19 @@ func TestClientPeerCloses(t *testing.T) {
 func TestClientPeerKilled(t *testing.T) {
 	for _, p := range echoPeers {
 		t.Run(p.name, func(t *testing.T) {
-			for _, m := range clientModes {
-				t.Run(m.name, func(t *testing.T) {
+			for _, m := range clienttest.Modes {
+				t.Run(m.Name, func(t *testing.T) {
 					proc, base := p.start(t)
-					c := dialPeer(t, base, m.transports)
-					if m.name == "upgrade" {
-						waitClientTransport(t, c, eio.TransportWebSocket)
+					c := dialPeer(t, base, m.Transports)
+					if m.Name == "upgrade" {
+						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
 					}
 					if err := c.Send([]byte("before")); err != nil {
 						t.Fatal(err)
 					}
-					expectClientText(t, c, "before")
+					clienttest.ExpectText(t, c, "before")
 					proc.Kill()
-					end := expectClientEnd(t, c)
+					end := clienttest.ExpectEnd(t, c)
 					if end.Reason != eio.ReasonTransportClose {
 						t.Errorf("disconnect %v (%v), want transport close", end.Reason, end.Err)
 					}
@@ -340,12 +223,12 @@ func TestClientPeerRefuses(t *testing.T) {
 	for _, p := range echoPeers {
 		t.Run(p.name, func(t *testing.T) {
 			_, base := p.start(t)
-			for _, m := range clientModes[:2] {
-				t.Run(m.name, func(t *testing.T) {
-					ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+			for _, m := range clienttest.Modes[:2] {
+				t.Run(m.Name, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 					defer cancel()
 					c, err := eio.Dial(ctx, base, &eio.ClientOptions{
-						Transports: m.transports,
+						Transports: m.Transports,
 						Header:     http.Header{"X-Refuse": {"1"}},
 					})
 					if c != nil {
@@ -355,7 +238,7 @@ func TestClientPeerRefuses(t *testing.T) {
 					if !errors.As(err, &he) {
 						t.Fatalf("Dial: %v, want *HTTPError", err)
 					}
-					w := want[p.name+" "+m.name]
+					w := want[p.name+" "+m.Name]
 					if he.Status != w.status || he.Code != w.code {
 						t.Errorf("HTTPError %v (status %d code %d), want status %d code %d",
 							he, he.Status, he.Code, w.status, w.code)
@@ -394,7 +277,7 @@ func TestExampleClient(t *testing.T) {
 // status 0.
 func runExampleClient(t *testing.T, bin, url, mode string, input, want []string, closeInput bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+	ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-url", url, "-transport", mode)
 	stdin, err := cmd.StdinPipe()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/clienttest"
 	"github.com/chanio/chanio/internal/testlb"
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -101,24 +102,24 @@ func TestClusterNodeKilled(t *testing.T) {
 	lb.RouteBySID(0, 1)
 	aPolling := dialPeer(t, lb.URL, []string{eio.TransportPolling})
 	aRelayed := dialPeer(t, lb.URL, nil)
-	waitClientTransport(t, aRelayed, eio.TransportWebSocket)
+	clienttest.WaitTransport(t, aRelayed, eio.TransportWebSocket)
 	lb.RouteBySID(2, 1)
 	cRelayed := dialPeer(t, lb.URL, nil)
-	waitClientTransport(t, cRelayed, eio.TransportWebSocket)
+	clienttest.WaitTransport(t, cRelayed, eio.TransportWebSocket)
 	lb.RouteBySID(1, 1)
 	bDirect := dialPeer(t, lb.URL, []string{eio.TransportWebSocket})
 	for _, c := range []*eio.Client{aPolling, aRelayed, cRelayed, bDirect} {
 		if !strings.HasSuffix(c.SID(), map[*eio.Client]string{aPolling: ".a", aRelayed: ".a", cRelayed: ".c", bDirect: ".b"}[c]) {
 			t.Fatalf("sid %q on the wrong node", c.SID())
 		}
-		sendNumbered(t, c, 100, false)
+		clienttest.SendNumbered(t, c, 100, false)
 	}
 	// Send across processes: b's application sends to a session of a.
 	if err := bDirect.Send([]byte("send:" + aPolling.SID() + ":from b")); err != nil {
 		t.Fatal(err)
 	}
-	expectClientText(t, aPolling, "from b")
-	expectClientText(t, bDirect, "sent")
+	clienttest.ExpectText(t, aPolling, "from b")
+	clienttest.ExpectText(t, bDirect, "sent")
 
 	killed := time.Now()
 	procs[0].Kill()
@@ -150,14 +151,14 @@ func TestClusterNodeKilled(t *testing.T) {
 	if err := bDirect.Send([]byte("send:" + aRelayed.SID() + ":x")); err != nil {
 		t.Fatal(err)
 	}
-	expectClientText(t, bDirect, "send failed: eio: unknown session")
+	clienttest.ExpectText(t, bDirect, "send failed: eio: unknown session")
 	// The other sessions go on; new clients get in through the survivors.
 	for _, c := range []*eio.Client{bDirect, cRelayed} {
-		sendNumbered(t, c, 100, false)
+		clienttest.SendNumbered(t, c, 100, false)
 	}
-	for _, mode := range clientModes {
-		fresh := dialPeer(t, lb.URL, mode.transports)
-		sendNumbered(t, fresh, 100, false)
+	for _, mode := range clienttest.Modes {
+		fresh := dialPeer(t, lb.URL, mode.Transports)
+		clienttest.SendNumbered(t, fresh, 100, false)
 	}
 }
 
