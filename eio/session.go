@@ -99,9 +99,9 @@ var (
 	errPollAborted      = errors.New("eio: poll connection closed prematurely")
 )
 
-// session is one Engine.IO session: an actor whose goroutine owns every
-// field below the mailboxes. Other goroutines reach it only through the
-// mailboxes and the few atomics.
+// session is one Engine.IO session: an actor, run by an actor.Runner one
+// pass at a time, that owns every field below the mailboxes. Other
+// goroutines reach it only through the mailboxes and the few atomics.
 type session struct {
 	sid     string
 	srv     *Server
