@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 )
 
@@ -23,21 +24,28 @@ var (
 //
 // [Mailbox.Close] stops new sends (they get [ErrClosed], never a panic);
 // receivers still get everything queued before the close, then [ErrClosed].
+//
+// A server keeps several mailboxes for each of its many mostly idle
+// sessions, so the struct is kept to 96 bytes: counts are int32, and the
+// ring is allocated on the first send.
 type Mailbox[T any] struct {
 	mu       sync.Mutex
 	ring     []T // len(ring) is the current ring capacity, grown on demand
-	head     int
-	n        int
-	bytes    int
-	capacity int
-	maxBytes int
-	size     func(T) int
+	head     int32
+	n        int32
+	capacity int32
+	waiting  int32 // senders blocked in Send
+	bytes    int32 // sum of sizeOf over the queued items
+	maxBytes int32
 	closed   bool
-	waiting  int           // senders blocked in Send
+	size     func(T) int
 	ready    chan struct{} // capacity 1, made by the first Ready or Recv wait; a value or a close means "look again"
 	space    chan struct{} // capacity 1, made when a sender first waits
 	notify   func()        // see SetNotify
 }
+
+// clampInt32 bounds a count or byte size to what the mailbox stores.
+func clampInt32(v int) int32 { return int32(min(v, math.MaxInt32)) }
 
 // NewMailbox returns a mailbox that holds at most capacity items
 // (capacity < 1 means 1).
@@ -45,7 +53,7 @@ func NewMailbox[T any](capacity int) *Mailbox[T] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &Mailbox[T]{capacity: capacity}
+	return &Mailbox[T]{capacity: clampInt32(capacity)}
 }
 
 // SetNotify makes the mailbox call f whenever a send turns it from empty to
@@ -55,7 +63,8 @@ func NewMailbox[T any](capacity int) *Mailbox[T] {
 func (m *Mailbox[T]) SetNotify(f func()) { m.notify = f }
 
 // NewSizedMailbox returns a mailbox that holds at most capacity items whose
-// sizes, as measured by size, sum to at most maxBytes. An item larger than
+// sizes, as measured by size, sum to at most maxBytes (at most 2 GiB; an
+// item counts for at most that much). An item larger than
 // maxBytes is accepted only into an empty mailbox, so that it can pass at
 // all; callers that must refuse such items check their size first. size
 // is called on send and again on receive, so it must give the same answer
@@ -63,27 +72,27 @@ func (m *Mailbox[T]) SetNotify(f func()) { m.notify = f }
 func NewSizedMailbox[T any](capacity, maxBytes int, size func(T) int) *Mailbox[T] {
 	m := NewMailbox[T](capacity)
 	if maxBytes > 0 && size != nil {
-		m.maxBytes, m.size = maxBytes, size
+		m.maxBytes, m.size = clampInt32(maxBytes), size
 	}
 	return m
 }
 
 // fits reports whether an item of n bytes can be queued now. Called with mu
 // held.
-func (m *Mailbox[T]) fits(n int) bool {
+func (m *Mailbox[T]) fits(n int32) bool {
 	if m.n >= m.capacity {
 		return false
 	}
-	return m.maxBytes == 0 || m.n == 0 || m.bytes+n <= m.maxBytes
+	return m.maxBytes == 0 || m.n == 0 || int64(m.bytes)+int64(n) <= int64(m.maxBytes)
 }
 
 // push queues v and reports whether the mailbox was empty. Called with mu
 // held and room checked.
-func (m *Mailbox[T]) push(v T, n int) (wasEmpty bool) {
-	if m.n == len(m.ring) {
+func (m *Mailbox[T]) push(v T, n int32) (wasEmpty bool) {
+	if int(m.n) == len(m.ring) {
 		m.grow()
 	}
-	m.ring[(m.head+m.n)%len(m.ring)] = v
+	m.ring[int(m.head+m.n)%len(m.ring)] = v
 	m.n++
 	m.bytes += n
 	if m.n == 1 {
@@ -121,25 +130,25 @@ func (m *Mailbox[T]) readyLocked() chan struct{} {
 }
 
 func (m *Mailbox[T]) grow() {
+	// From one item, doubling: a mostly idle owner holds one item at a
+	// time, and a busy one reaches its steady size in a few sends.
 	size := 2 * len(m.ring)
 	if size == 0 {
-		size = 4
+		size = 1
 	}
-	if size > m.capacity {
-		size = m.capacity
-	}
+	size = min(size, int(m.capacity))
 	ring := make([]T, size)
-	for i := 0; i < m.n; i++ {
-		ring[i] = m.ring[(m.head+i)%len(m.ring)]
+	for i := 0; i < int(m.n); i++ {
+		ring[i] = m.ring[(int(m.head)+i)%len(m.ring)]
 	}
 	m.ring, m.head = ring, 0
 }
 
-func (m *Mailbox[T]) sizeOf(v T) int {
+func (m *Mailbox[T]) sizeOf(v T) int32 {
 	if m.size == nil {
 		return 0
 	}
-	return m.size(v)
+	return clampInt32(m.size(v))
 }
 
 // TrySend queues v without waiting. It returns [ErrFull] if the mailbox is
@@ -222,7 +231,7 @@ func (m *Mailbox[T]) pop() T {
 	var zero T
 	v := m.ring[m.head]
 	m.ring[m.head] = zero
-	m.head = (m.head + 1) % len(m.ring)
+	m.head = int32((int(m.head) + 1) % len(m.ring))
 	m.n--
 	m.bytes -= m.sizeOf(v)
 	return v
@@ -337,11 +346,23 @@ func (m *Mailbox[T]) Close() {
 	}
 }
 
+// Trim lets go of the queue's memory if the mailbox is empty; the next
+// send makes it again. An owner of many mostly idle mailboxes calls it when
+// one goes quiet, so that a burst of work does not stay allocated for the
+// rest of a long idle life. Safe from any goroutine.
+func (m *Mailbox[T]) Trim() {
+	m.mu.Lock()
+	if m.n == 0 {
+		m.ring, m.head = nil, 0
+	}
+	m.mu.Unlock()
+}
+
 // Len returns the number of queued items.
 func (m *Mailbox[T]) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.n
+	return int(m.n)
 }
 
 // Bytes returns the summed size of the queued items (0 without a size
@@ -349,5 +370,5 @@ func (m *Mailbox[T]) Len() int {
 func (m *Mailbox[T]) Bytes() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.bytes
+	return int(m.bytes)
 }

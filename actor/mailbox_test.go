@@ -898,6 +898,31 @@ func TestMailboxLenBytes(t *testing.T) {
 	check("drained", want{0, 0})
 }
 
+// Sizes and bounds past what an int32 holds are clamped to 2 GiB, never
+// wrapped: a huge item still passes alone and still fills the mailbox.
+func TestMailboxHugeSizes(t *testing.T) {
+	const huge = 3 << 30 // more than math.MaxInt32
+	m := actor.NewSizedMailbox(4, 4<<30, func(n int) int { return n })
+	if err := m.TrySend(huge); err != nil {
+		t.Fatalf("TrySend of a huge item into an empty mailbox = %v", err)
+	}
+	if got := m.Bytes(); got != 1<<31-1 {
+		t.Fatalf("Bytes = %d, want it clamped to %d", got, 1<<31-1)
+	}
+	if err := m.TrySend(huge); !errors.Is(err, actor.ErrFull) {
+		t.Fatalf("TrySend of a second huge item = %v, want ErrFull", err)
+	}
+	if err := m.TrySend(1); !errors.Is(err, actor.ErrFull) {
+		t.Fatalf("TrySend of a small item behind a huge one = %v, want ErrFull", err)
+	}
+	if v, ok := m.TryRecv(); !ok || v != huge {
+		t.Fatalf("TryRecv = %d, %v", v, ok)
+	}
+	if got := m.Bytes(); got != 0 {
+		t.Fatalf("Bytes after the receive = %d, want 0", got)
+	}
+}
+
 // TestMailboxFIFOPerSender checks that with many concurrent senders every
 // sender's items arrive in the order it sent them, and all arrive.
 func TestMailboxFIFOPerSender(t *testing.T) {
@@ -1172,5 +1197,36 @@ func TestMailboxDrainMax(t *testing.T) {
 	got, _ = m.DrainMax(got[:0], -1)
 	if len(got) != 3 || got[2] != 4 {
 		t.Fatalf("DrainMax(-1) = %v", got)
+	}
+}
+
+// TestMailboxTrim: Trim lets go of an empty mailbox's ring (the next send
+// allocates it again) and leaves a non-empty one alone.
+func TestMailboxTrim(t *testing.T) {
+	m := actor.NewMailbox[int](8)
+	cycle := func() {
+		if err := m.TrySend(1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.TryRecv(); !ok {
+			t.Fatal("TryRecv found nothing")
+		}
+	}
+	cycle()
+	if a := testing.AllocsPerRun(100, cycle); a != 0 {
+		t.Fatalf("send and receive on a used mailbox: %v allocs, want 0", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { m.Trim(); cycle() }); a != 1 {
+		t.Fatalf("send and receive after Trim: %v allocs, want 1 (the ring again)", a)
+	}
+
+	// Not empty: nothing is let go.
+	for i := 0; i < 3; i++ {
+		_ = m.TrySend(i)
+	}
+	m.Trim()
+	got, _ := m.Drain(nil)
+	if !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("after Trim of a non-empty mailbox Drain = %v", got)
 	}
 }

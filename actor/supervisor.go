@@ -32,8 +32,8 @@ type Supervisor struct {
 }
 
 type firing struct {
-	target *Mailbox[Tick]
-	when   int64
+	t    *Timer
+	when int64
 }
 
 const never = int64(^uint64(0) >> 1)
@@ -50,19 +50,29 @@ func NewSupervisor(g *Group) (*Supervisor, error) {
 
 // Timer is one actor's deadline: when it passes, the supervisor delivers a
 // [Tick] to the timer's mailbox with TrySend, so a full mailbox (a tick
-// already waiting) coalesces ticks instead of blocking the supervisor. An
-// actor keeps one Timer and re-arms it to its nearest deadline.
+// already waiting) coalesces ticks instead of blocking the supervisor; or,
+// made by [Supervisor.NewTimerFunc], calls its function. An actor keeps one
+// Timer and re-arms it to its nearest deadline.
 type Timer struct {
-	s      *Supervisor
-	target *Mailbox[Tick]
-	when   int64 // guarded by s.mu
-	index  int   // position in s.heap, -1 when not armed; guarded by s.mu
+	s     *Supervisor
+	fire  func(due time.Time) // never changes
+	when  int64               // guarded by s.mu
+	index int                 // position in s.heap, -1 when not armed; guarded by s.mu
 }
 
 // NewTimer returns an unarmed timer that delivers to target. A mailbox of
 // capacity 1 is the usual target.
 func (s *Supervisor) NewTimer(target *Mailbox[Tick]) *Timer {
-	return &Timer{s: s, target: target, index: -1}
+	return s.NewTimerFunc(func(due time.Time) { _ = target.TrySend(Tick{Due: due}) })
+}
+
+// NewTimerFunc returns an unarmed timer that calls fire with the deadline
+// that passed, on the supervisor's goroutine. fire must not block: it is
+// meant to set a flag and schedule a [Runner], which costs an actor less
+// than a mailbox of its own for ticks (many thousands of idle actors each
+// keep one).
+func (s *Supervisor) NewTimerFunc(fire func(due time.Time)) *Timer {
+	return &Timer{s: s, fire: fire, index: -1}
 }
 
 func (s *Supervisor) since(t time.Time) int64 { return int64(t.Sub(s.start)) }
@@ -122,7 +132,7 @@ func (s *Supervisor) run(ctx context.Context) error {
 		s.mu.Lock()
 		for len(s.heap) > 0 && s.heap[0].when <= now {
 			t := s.heap[0]
-			s.firing = append(s.firing, firing{t.target, t.when})
+			s.firing = append(s.firing, firing{t, t.when})
 			s.remove(0)
 		}
 		s.next = never
@@ -133,9 +143,10 @@ func (s *Supervisor) run(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 
-		// Deliver outside the lock: TrySend takes the mailbox's own lock.
+		// Deliver outside the lock: TrySend takes the mailbox's own lock,
+		// and a fire function may re-arm its timer.
 		for i, f := range s.firing {
-			_ = f.target.TrySend(Tick{Due: s.start.Add(time.Duration(f.when))})
+			f.t.fire(s.start.Add(time.Duration(f.when)))
 			s.firing[i] = firing{}
 		}
 		s.firing = s.firing[:0]

@@ -544,3 +544,51 @@ func TestSupervisorResetRacesFiring(t *testing.T) {
 		t.Fatalf("Len = %d", s.Len())
 	}
 }
+
+func TestSupervisorTimerFunc(t *testing.T) {
+	s := newSupervisor(t)
+	fired := make(chan time.Time, 10)
+	var timer *actor.Timer
+	rearms := 2
+	var dues []time.Time
+	timer = s.NewTimerFunc(func(due time.Time) {
+		dues = append(dues, due)
+		fired <- time.Now()
+		// A fire function may re-arm its own timer: the supervisor calls
+		// it outside its lock.
+		if rearms > 0 {
+			rearms--
+			timer.Reset(time.Now().Add(time.Millisecond))
+		}
+	})
+	deadline := time.Now().Add(5 * time.Millisecond)
+	timer.Reset(deadline)
+	ctx := patienceCtx(t)
+	for i := 0; i < 3; i++ {
+		select {
+		case at := <-fired:
+			if i == 0 && at.Before(deadline) {
+				t.Fatalf("fired at %v, before its deadline %v", at, deadline)
+			}
+		case <-ctx.Done():
+			t.Fatalf("fire %d of 3 never came", i+1)
+		}
+	}
+	if s.Len() != 0 {
+		t.Fatalf("Len after the last fire = %d, want 0", s.Len())
+	}
+	if !dues[0].Equal(deadline) {
+		t.Fatalf("first fire's due = %v, want the deadline %v", dues[0], deadline)
+	}
+
+	// A stopped timer does not fire.
+	timer.Reset(time.Now().Add(20 * time.Millisecond))
+	if !timer.Stop() {
+		t.Fatal("Stop of an armed timer = false")
+	}
+	select {
+	case <-fired:
+		t.Fatal("a stopped timer fired")
+	case <-time.After(60 * time.Millisecond):
+	}
+}
