@@ -26,7 +26,7 @@ type connReader struct {
 	// idle, once WaitReadable has set it, keeps a read deadline about idle
 	// ahead; a read that meets it mid-message moves it on and goes on.
 	idle     time.Duration
-	deadline time.Time
+	deadline monoTime
 
 	// For a Poller: whether the descriptor is in its epoll set, and the
 	// token of the current park (0 when none), which Close fires.
@@ -185,12 +185,12 @@ func (cr *connReader) waitReadable(d time.Duration) error {
 // false) the one set is still more than half of idle ahead: a busy
 // connection then touches its timer only now and then.
 func (cr *connReader) moveDeadline(force bool) {
-	now := time.Now()
-	if !force && cr.deadline.Sub(now) > cr.idle/2 {
+	now := monoNow()
+	if !force && cr.deadline.sub(now) > cr.idle/2 {
 		return
 	}
-	cr.deadline = now.Add(cr.idle)
-	_ = cr.conn.SetReadDeadline(cr.deadline)
+	cr.deadline = now.add(cr.idle)
+	_ = cr.conn.SetReadDeadline(cr.deadline.time())
 }
 
 // extendDeadline reports whether err is the idle deadline met in the

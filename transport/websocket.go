@@ -68,7 +68,7 @@ type WebSocket struct {
 
 	wmu           sync.Mutex // serialises writes to conn
 	closeSent     bool       // guarded by wmu
-	writeDeadline time.Time  // guarded by wmu
+	writeDeadline monoTime   // guarded by wmu
 }
 
 // NewWebSocket wraps an upgraded connection without compression. br holds
@@ -453,9 +453,9 @@ func (c *WebSocket) appendDeflatedFrame(dst []byte, op ws.OpCode, p codec.Packet
 // between half and all of writeTimeout.
 func (c *WebSocket) writeLocked(b []byte) error {
 	if c.writeTimeout > 0 {
-		if now := time.Now(); c.writeDeadline.Sub(now) < c.writeTimeout/2 {
-			c.writeDeadline = now.Add(c.writeTimeout)
-			_ = c.conn.SetWriteDeadline(c.writeDeadline)
+		if now := monoNow(); c.writeDeadline.sub(now) < c.writeTimeout/2 {
+			c.writeDeadline = now.add(c.writeTimeout)
+			_ = c.conn.SetWriteDeadline(c.writeDeadline.time())
 		}
 	}
 	_, err := c.conn.Write(b)
