@@ -864,13 +864,13 @@ func (c *Client) handleTimer() {
 		return
 	}
 	now := time.Now()
-	if due(c.upgradeDue, now) {
+	if dueAt(c.upgradeDue, now) {
 		c.abandonUpgrade(errClientUpgradeSlow)
 		if c.ended {
 			return
 		}
 	}
-	if due(c.pingDue, now) {
+	if dueAt(c.pingDue, now) {
 		if c.queue.stalled(c.lastPing) {
 			// We stopped reading because the application is slow; the
 			// ping may be waiting behind its messages. Give it time.
@@ -1041,3 +1041,6 @@ func (ep clientEndpoint) redacted() string {
 	}
 	return scheme + "://" + ep.host + ep.path
 }
+
+// dueAt reports whether deadline t is set and has passed at now.
+func dueAt(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }

@@ -52,6 +52,13 @@ func (q *eventQueue) stalled(since time.Time) bool {
 	return !q.empty() || q.stallEnd.After(since)
 }
 
+// trim lets go of the queue's memory if no event waits.
+func (q *eventQueue) trim() {
+	if q.empty() {
+		q.pending, q.head = nil, 0
+	}
+}
+
 // drop forgets every waiting event and returns how many there were.
 func (q *eventQueue) drop() int {
 	n := q.len()

@@ -520,3 +520,56 @@ func TestServerParksIdleWebSockets(t *testing.T) {
 		p.expect("4back")
 	}
 }
+
+// TestServerTrimsQuietSessions: once a WebSocket session that has worked
+// goes quiet and its reader parks, the session lets go of its scratch
+// batches (its queues' rings go with them), so that thousands of idle
+// sessions do not each keep the memory of their last burst.
+func TestServerTrimsQuietSessions(t *testing.T) {
+	srv, base := testServer(t, nil)
+	if srv.poller == nil {
+		t.Skip("no poller on this platform")
+	}
+	p := dialWS(t, base, "")
+	sid := p.open().SID
+	expectEvent(t, srv, EventConnect, sid)
+	// Work first: a message in (the inbound batch) and one out (the
+	// outbound batch).
+	p.send("4hello")
+	expectEvent(t, srv, EventMessage, sid)
+	if err := srv.Send(sid, []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("4back")
+
+	// Look from inside the actor (UpdateSession runs there) until the
+	// session has trimmed.
+	trimmed := func() bool {
+		var ok bool
+		sess, _ := srv.sessions.Load(sid)
+		_, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
+			ok = sess.batch == nil && sess.inBatch == nil && sess.ctrl == nil && sess.events.pending == nil
+			return v
+		})
+		if err != nil {
+			t.Fatalf("UpdateSession: %v", err)
+		}
+		return ok
+	}
+	deadline := time.Now().Add(10 * parkAfter)
+	for !trimmed() {
+		if time.Now().After(deadline) {
+			t.Fatalf("session still holds its scratch %v after going quiet", 10*parkAfter)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A trimmed session works as before.
+	p.send("4again")
+	if ev := expectEvent(t, srv, EventMessage, sid); string(ev.Data) != "again" {
+		t.Fatalf("after the trim the session got %q", ev.Data)
+	}
+	if err := srv.Send(sid, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("4still here")
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
@@ -45,6 +46,7 @@ type Server struct {
 	// where the platform has none (readers then wait on their goroutine).
 	poller *transport.Poller
 
+	epoch     time.Time // origin of the sessions' instants
 	closing   atomic.Bool
 	closeOnce sync.Once
 	stats     serverStats
@@ -57,6 +59,7 @@ func NewServer(opts *Options) *Server {
 	s := &Server{
 		opts:     o,
 		log:      o.Logger,
+		epoch:    time.Now(),
 		sessions: xsync.NewMapOf[string, *session](),
 		conns:    xsync.NewMapOf[*transport.WebSocket, struct{}](),
 		events:   make(chan Event, o.EventBuffer),

@@ -103,33 +103,30 @@ var (
 // pass at a time, that owns every field below the mailboxes. Other
 // goroutines reach it only through the mailboxes and the few atomics.
 type session struct {
-	sid     string
-	srv     *Server
-	version codec.Version
+	sid string
+	srv *Server
 
 	cmds *actor.Mailbox[command]      // HTTP handlers
 	in   *actor.Mailbox[inbound]      // readers and POSTs; waits give backpressure
 	out  *actor.Mailbox[codec.Packet] // Send; bounded by MaxQueueBytes
-	wake *actor.Mailbox[actor.Tick]   // supervisor ticks and close requests
 
-	mode     atomic.Uint32                       // a mode
 	closeReq atomic.Pointer[closeRequest]        // an end asked for by another goroutine
+	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
+	mode     atomic.Uint32                       // a mode
+	woken    atomic.Bool                         // a deadline passed or a close was asked for: see handleWake
+	quiet    atomic.Bool                         // the WebSocket was parked: see trim
 	posting  atomic.Bool                         // a POST body is being delivered
 	started  atomic.Bool                         // the handshake handed the session to its actor
-	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
 
 	runner *actor.Runner // runs work whenever a mailbox gains something
 
 	// Owned by the actor (whichever goroutine runs its pass).
-	begun  bool          // begin has run
-	data   any           // the application's session data
-	req    *http.Request // handshake request, until the connect event
-	timer  *actor.Timer
-	armed  time.Time            // what timer is set to; zero when stopped
-	ws     *transport.WebSocket // the WebSocket in use, nil while polling
-	probe  *transport.WebSocket // a WebSocket being upgraded to
-	probed bool                 // the probe ping was answered: polls get noop
-	poll   *pollRequest         // the held GET
+	data  any           // the application's session data
+	req   *http.Request // handshake request, until the connect event
+	timer *actor.Timer
+	ws    *transport.WebSocket // the WebSocket in use, nil while polling
+	probe *transport.WebSocket // a WebSocket being upgraded to
+	poll  *pollRequest         // the held GET
 
 	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
 	batch   []codec.Packet // scratch for a write
@@ -137,17 +134,39 @@ type session struct {
 
 	events eventQueue // events waiting for room in Server.events
 
-	nextPing   time.Time
-	pingSent   time.Time // the ping went out, or the pong wait was last extended
-	pongDue    time.Time
-	upgradeDue time.Time
-	closeDue   time.Time // a graceful close waits this long for a GET
+	armed      instant // what timer is set to; zero when stopped
+	nextPing   instant
+	pingSent   instant // the ping went out, or the pong wait was last extended
+	pongDue    instant
+	upgradeDue instant
+	closeDue   instant // a graceful close waits this long for a GET
 
+	closeErr error
+
+	// Small fields together, so that padding does not grow every one of
+	// many thousands of sessions.
+	version   codec.Version
 	reason    Reason // non-zero once closing
-	closeErr  error
-	sendClose bool // the close packet is owed to the peer
-	ended     bool // transports gone, disconnect event queued
+	begun     bool   // begin has run
+	probed    bool   // the probe ping was answered: polls get noop
+	sendClose bool   // the close packet is owed to the peer
+	ended     bool   // transports gone, disconnect event queued
 }
+
+// instant is a point on the server's monotonic clock: nanoseconds since the
+// server started, plus one so that zero can mean "not set". A session keeps
+// six of them; as time.Time they would take a sixth of an idle session's
+// memory.
+type instant int64
+
+// now returns the current instant.
+func (srv *Server) now() instant { return instant(time.Since(srv.epoch)) + 1 }
+
+// add returns the instant d after t.
+func (t instant) add(d time.Duration) instant { return t + instant(d) }
+
+// timeAt returns t as a time.Time with a monotonic reading.
+func (srv *Server) timeAt(t instant) time.Time { return srv.epoch.Add(time.Duration(t - 1)) }
 
 // newSession makes and registers a session for a handshake; its actor runs
 // once the server calls start, or ends unstarted on discard. It fails only
@@ -161,17 +180,19 @@ func (srv *Server) newSession(v codec.Version, r *http.Request) (*session, error
 		cmds:    actor.NewMailbox[command](16),
 		in:      actor.NewSizedMailbox(256, int(o.MaxPayload), inboundSize),
 		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
-		wake:    actor.NewMailbox[actor.Tick](1),
 	}
 	runner, err := srv.group.NewRunner("session", s.work)
 	if err != nil {
 		return nil, ErrServerClosed
 	}
 	s.runner = runner
-	for _, mb := range []interface{ SetNotify(func()) }{s.cmds, s.in, s.out, s.wake} {
-		mb.SetNotify(runner.Schedule)
+	schedule := runner.Schedule // one method value for the three
+	for _, mb := range []interface{ SetNotify(func()) }{s.cmds, s.in, s.out} {
+		mb.SetNotify(schedule)
 	}
-	s.timer = srv.sup.NewTimer(s.wake)
+	// A flag and a Schedule rather than a mailbox of ticks: an idle
+	// session is mostly its own memory, and it has thousands of siblings.
+	s.timer = srv.sup.NewTimerFunc(s.onTimer)
 	srv.register(s)
 	if srv.closing.Load() {
 		// A shutdown began after the runner was made and may have walked
@@ -186,7 +207,7 @@ func (s *session) discard() {
 	s.begun, s.ended = true, true
 	s.mode.Store(uint32(modeClosed))
 	s.srv.sessions.Delete(s.sid)
-	for _, mb := range []interface{ Close() }{s.cmds, s.in, s.out, s.wake} {
+	for _, mb := range []interface{ Close() }{s.cmds, s.in, s.out} {
 		mb.Close()
 	}
 	s.started.Store(true) // publishes the fields above to the actor
@@ -204,15 +225,15 @@ func (s *session) attach(c *transport.WebSocket) {
 // begin is the session's first work: announce it, set its heartbeat, and
 // on a WebSocket-only session send the open packet and start reading.
 func (s *session) begin() {
-	now := time.Now()
+	now := s.srv.now()
 	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
 	s.req = nil
 	if s.version == codec.V4 {
-		s.nextPing = now.Add(s.srv.opts.PingInterval)
+		s.nextPing = now.add(s.srv.opts.PingInterval)
 	} else {
 		// Protocol 3: the client pings; silence for interval+timeout ends it.
-		s.pongDue = now.Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
+		s.pongDue = now.add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
 	}
 	if s.ws != nil {
 		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false)...)
@@ -252,7 +273,7 @@ func (s *session) work(ctx context.Context) (ended bool) {
 			s.close(ReasonServerDisconnect, nil)
 			s.endTransport()
 		}
-		if _, ok := s.wake.TryRecv(); ok {
+		if s.woken.Load() {
 			s.handleWake()
 		}
 		s.handleCommands()
@@ -275,6 +296,9 @@ func (s *session) work(ctx context.Context) (ended bool) {
 		if s.ended {
 			s.timer.Stop()
 			s.events.drop()
+		}
+		if s.quiet.Swap(false) {
+			s.trim()
 		}
 		passed = true
 		return s.ended
@@ -401,7 +425,7 @@ func (s *session) onUpgrade(c *transport.WebSocket) {
 		return
 	}
 	s.probe = c
-	s.upgradeDue = time.Now().Add(s.srv.opts.UpgradeTimeout)
+	s.upgradeDue = s.srv.now().add(s.srv.opts.UpgradeTimeout)
 	s.arm()
 	s.startReader(c)
 }
@@ -421,8 +445,13 @@ func (s *session) startReader(c *transport.WebSocket) {
 
 // parkAfter is how long a WebSocket must be quiet before its reader parks
 // it on the server's poller and lets its goroutine go. Busy connections
-// never park; a quiet one costs no goroutine until its next message.
-const parkAfter = time.Second
+// never park; a quiet one costs no goroutine until its next message. It is
+// short because a waiting reader's stack is most of what a session costs
+// while it waits: at one second, a burst of 10,000 handshakes kept about
+// 4,000 readers (and their stacks) alive at once, and the runtime kept that
+// memory long after. A park and its wake-up cost a few microseconds, so a
+// connection with a message every 100 ms or more pays little for it.
+const parkAfter = 100 * time.Millisecond
 
 func (s *session) spawnReader(c *transport.WebSocket) bool {
 	return s.srv.readers.Go("websocket reader", func(context.Context) error {
@@ -440,6 +469,8 @@ func (s *session) readLoop(c *transport.WebSocket) {
 			err := c.WaitReadable(parkAfter)
 			if errors.Is(err, transport.ErrIdle) {
 				if c.Park(srv.poller, func() { s.resumeReader(c) }) == nil {
+					s.quiet.Store(true)
+					s.runner.Schedule()
 					return
 				}
 				continue
@@ -526,8 +557,8 @@ func (s *session) receive(m inbound) {
 			s.close(ReasonTransportError, errClientPongV3)
 			return
 		}
-		s.pongDue = time.Time{}
-		s.nextPing = time.Now().Add(s.srv.opts.PingInterval)
+		s.pongDue = 0
+		s.nextPing = s.srv.now().add(s.srv.opts.PingInterval)
 		s.arm()
 	case codec.Ping:
 		if s.version == codec.V4 {
@@ -535,7 +566,7 @@ func (s *session) receive(m inbound) {
 			return
 		}
 		o := &s.srv.opts
-		s.pongDue = time.Now().Add(o.PingInterval + o.PingTimeout + o.PingGrace)
+		s.pongDue = s.srv.now().add(o.PingInterval + o.PingTimeout + o.PingGrace)
 		s.arm()
 		s.queueCtrl(codec.Packet{Type: codec.Pong, Data: m.pkt.Data})
 	case codec.Close:
@@ -583,7 +614,7 @@ func (s *session) receiveProbe(m inbound) {
 		s.countTransport(-1)
 		s.ws, s.probe, s.probed = s.probe, nil, false
 		s.countTransport(1)
-		s.upgradeDue = time.Time{}
+		s.upgradeDue = 0
 		s.live.Store(s.ws)
 		s.mode.Store(uint32(modeWebSocket))
 		s.srv.stats.upgrades.Add(1)
@@ -605,7 +636,7 @@ func (s *session) abandonUpgrade(err error) {
 	s.srv.log.Info("eio: upgrade abandoned", "sid", s.sid, "err", err)
 	_ = s.probe.CloseWith(ws.StatusNormalClosure)
 	s.probe, s.probed = nil, false
-	s.upgradeDue = time.Time{}
+	s.upgradeDue = 0
 	s.arm()
 	if s.poll != nil && (len(s.ctrl) > 0 || s.out.Len() > 0) {
 		s.flush()
@@ -706,8 +737,34 @@ func (s *session) flush() {
 	}
 }
 
+// trim lets go of what a session keeps for reuse while it is busy (its
+// queues' rings, its scratch batches), once its WebSocket has gone quiet
+// and been parked: a server holds many idle sessions, and a burst of
+// traffic should not stay allocated in each for the rest of its life.
+// Runs in the actor, at the end of a pass, when the scratch is unused.
+func (s *session) trim() {
+	if len(s.ctrl) == 0 {
+		s.ctrl = nil
+	}
+	s.batch, s.inBatch = nil, nil
+	s.events.trim()
+	s.in.Trim()
+	s.out.Trim()
+	s.cmds.Trim()
+}
+
+// onTimer is the session's timer firing, on the supervisor's goroutine.
+func (s *session) onTimer(time.Time) { s.wake() }
+
+// wake makes the actor look at its deadlines and close request on its
+// next pass, from any goroutine.
+func (s *session) wake() {
+	s.woken.Store(true)
+	s.runner.Schedule()
+}
+
 func (s *session) handleWake() {
-	_, _ = s.wake.TryRecv()
+	s.woken.Store(false)
 	if r := s.closeReq.Load(); r != nil && s.reason == 0 {
 		// Packets already accepted (a POST answered "ok") come before the
 		// request: a client's close packet, and the messages POSTed with
@@ -717,7 +774,7 @@ func (s *session) handleWake() {
 			s.close(r.reason, r.err)
 		}
 	}
-	now := time.Now()
+	now := s.srv.now()
 	o := &s.srv.opts
 	if due(s.upgradeDue, now) {
 		s.abandonUpgrade(errUpgradeTimeout)
@@ -728,9 +785,9 @@ func (s *session) handleWake() {
 		return
 	}
 	if due(s.nextPing, now) && s.reason == 0 {
-		s.nextPing = time.Time{}
+		s.nextPing = 0
 		s.pingSent = now
-		s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
+		s.pongDue = now.add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
 	if due(s.pongDue, now) && s.reason == 0 && s.events.empty() {
@@ -740,14 +797,14 @@ func (s *session) handleWake() {
 	}
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
-			s.pongDue, s.nextPing = time.Time{}, now.Add(o.PingInterval)
-		} else if s.events.stalled(s.pingSent) {
+			s.pongDue, s.nextPing = 0, now.add(o.PingInterval)
+		} else if s.events.stalled(s.srv.timeAt(s.pingSent)) {
 			// We stopped reading because the application is slow; the
 			// pong may be waiting behind its messages. Give it time, from
 			// now: the next judgment counts only stalls after this one,
 			// or a peer gone during a stall would be waited for forever.
 			s.pingSent = now
-			s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
+			s.pongDue = now.add(o.PingTimeout + o.PingGrace)
 		} else {
 			s.srv.log.Info("eio: ping timeout", "sid", s.sid)
 			s.close(ReasonPingTimeout, nil)
@@ -756,24 +813,24 @@ func (s *session) handleWake() {
 	s.arm()
 }
 
-func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+func due(t, now instant) bool { return t != 0 && now >= t }
 
 // arm sets the session's one timer to its nearest deadline.
 func (s *session) arm() {
-	var next time.Time
-	for _, t := range [...]time.Time{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue} {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+	var next instant
+	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue} {
+		if t != 0 && (next == 0 || t < next) {
 			next = t
 		}
 	}
-	if next.Equal(s.armed) {
+	if next == s.armed {
 		return
 	}
 	s.armed = next
-	if next.IsZero() {
+	if next == 0 {
 		s.timer.Stop()
 	} else {
-		s.timer.Reset(next)
+		s.timer.Reset(s.srv.timeAt(next))
 	}
 }
 
@@ -788,7 +845,7 @@ type closeRequest struct {
 // that is not reading.
 func (s *session) requestClose(r Reason, err error, abort bool) {
 	if s.closeReq.CompareAndSwap(nil, &closeRequest{r, err}) {
-		_ = s.wake.TrySend(actor.Tick{})
+		s.wake()
 	}
 	if abort {
 		if c := s.live.Load(); c != nil {
@@ -815,7 +872,7 @@ func (s *session) close(r Reason, err error) {
 		_ = s.probe.CloseWith(ws.StatusGoingAway)
 		s.probe, s.probed = nil, false
 	}
-	s.nextPing, s.pongDue, s.upgradeDue = time.Time{}, time.Time{}, time.Time{}
+	s.nextPing, s.pongDue, s.upgradeDue = 0, 0, 0
 	if err != nil {
 		s.srv.log.Debug("eio: session closing", "sid", s.sid, "reason", r.String(), "err", err)
 	}
@@ -828,7 +885,7 @@ func (s *session) close(r Reason, err error) {
 	switch {
 	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
 		s.sendClose = true
-		s.closeDue = time.Now().Add(s.srv.opts.PingTimeout)
+		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
 		s.arm()
 		if s.writable() {
 			s.flush()
@@ -885,7 +942,7 @@ func (s *session) endTransport() {
 		s.srv.log.Info("eio: session ended with undelivered messages", "sid", s.sid, "count", n)
 		s.srv.stats.undelivered.Add(uint64(n))
 	}
-	s.closeDue = time.Time{}
+	s.closeDue = 0
 	s.timer.Stop()
 	s.srv.stats.disconnects[s.reason].Add(1)
 	// Forget the session before the application hears of its end, so that

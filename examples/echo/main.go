@@ -115,13 +115,8 @@ var disconnectCommand = []byte("disconnect:")
 
 // echo answers every message until the server shuts down.
 func echo(srv *eio.Server) {
-	sids := make(map[string]struct{})
 	for ev := range srv.Events() {
 		switch ev.Type {
-		case eio.EventConnect:
-			sids[ev.SID] = struct{}{}
-		case eio.EventDisconnect:
-			delete(sids, ev.SID)
 		case eio.EventMessage:
 			switch {
 			case ev.Binary:
@@ -129,10 +124,13 @@ func echo(srv *eio.Server) {
 			case bytes.Equal(ev.Data, disconnectCommand):
 				_ = srv.Disconnect(ev.SID)
 			case bytes.HasPrefix(ev.Data, broadcastPrefix):
+				// The server's own registry, not a copy kept here: the
+				// example stays as small per session as the server.
 				payload := ev.Data[len(broadcastPrefix):]
-				for sid := range sids {
+				srv.Range(func(sid string) bool {
 					_ = srv.Send(sid, payload)
-				}
+					return true
+				})
 			default:
 				_ = srv.Send(ev.SID, ev.Data)
 			}
