@@ -10,10 +10,11 @@ import (
 )
 
 // BenchmarkIdleSessions holds N idle WebSocket sessions on each server and
-// reports the server's resident memory per session (RSS growth over the
-// empty server, divided by N). Sessions are measured fresh (nothing sent
-// since the handshake) and used (one message echoed each, then quiet: what
-// a long-lived idle session looks like). b.N does not scale it: one
+// reports, per session, the server's resident memory (RSS growth over the
+// empty server, divided by N), its live heap after a forced collection, and
+// its goroutines. Sessions are measured fresh (nothing sent since the
+// handshake) and used (one message echoed each, then quiet: what a
+// long-lived idle session looks like). b.N does not scale it: one
 // iteration is one measurement.
 func BenchmarkIdleSessions(b *testing.B) {
 	cases := []struct {
@@ -26,41 +27,60 @@ func BenchmarkIdleSessions(b *testing.B) {
 				if tc.n > maxSessions() {
 					b.Skipf("%d sessions need more open files than this process may have", tc.n)
 				}
-				var perSession float64
+				var m idleCost
 				for i := 0; i < b.N; i++ {
-					perSession = idleRSS(b, name, tc.n, tc.state == "used")
+					m = measureIdle(b, name, tc.n, tc.state == "used")
 				}
-				b.ReportMetric(perSession, "bytes/session")
+				b.ReportMetric(m.rss, "bytes/session")
+				b.ReportMetric(m.heap, "heap-bytes/session")
+				b.ReportMetric(m.goroutines, "goroutines/session")
 				key := fmt.Sprintf("idle/%s/%d", tc.state, tc.n)
 				if name == "baseline" {
-					baselineMemory[key] = perSession
-				} else if base := baselineMemory[key]; base > 0 {
-					b.ReportMetric(perSession/base, "x-baseline-mem")
-					tgt := target{"(measured)", func(row) bool { return true }}
-					if tc.n == 10000 {
-						tgt = atMost(6*1024, "6 KiB")
-					}
-					record(row{scenario: fmt.Sprintf("idle ws sessions %5d %s", tc.n, tc.state), unit: "RSS bytes/session",
-						chanio: perSession, baseline: base, target: tgt})
+					baselineIdle[key] = m
+					return
+				}
+				base, ok := baselineIdle[key]
+				if !ok {
+					return
+				}
+				b.ReportMetric(m.rss/base.rss, "x-baseline-mem")
+				measured := target{"(measured)", func(row) bool { return true }}
+				tgt := measured
+				if tc.n == 10000 {
+					tgt = atMost(6*1024, "6 KiB")
+				}
+				scenario := fmt.Sprintf("idle ws sessions %5d %s", tc.n, tc.state)
+				record(row{scenario: scenario, unit: "RSS bytes/session", chanio: m.rss, baseline: base.rss, target: tgt})
+				if tc.n == 10000 {
+					record(row{scenario: scenario + " heap", unit: "live heap bytes/session", chanio: m.heap, baseline: base.heap, target: measured})
+					record(row{scenario: scenario + " goroutines", unit: "goroutines/session", chanio: m.goroutines, baseline: base.goroutines, target: measured})
 				}
 			})
 		}
 	}
 }
 
-var baselineMemory = map[string]float64{}
+// idleCost is what one idle session costs a server.
+type idleCost struct {
+	rss        float64 // resident bytes
+	heap       float64 // live heap bytes, after a forced collection
+	goroutines float64
+}
+
+var baselineIdle = map[string]idleCost{}
 
 // idleSettle is how long sessions sit idle before the server's RSS is read.
 const idleSettle = 5 * time.Second
 
-// idleRSS starts a fresh server, measures its RSS, opens n sessions (used:
+// measureIdle starts a fresh server, measures it, opens n sessions (used:
 // and echoes one message on each), waits for the server to settle and
-// returns the RSS growth per session.
-func idleRSS(b *testing.B, name string, n int, used bool) float64 {
+// returns the growth per session.
+func measureIdle(b *testing.B, name string, n int, used bool) idleCost {
 	b.StopTimer()
-	s := startServer(b, name, serverArgs(name)...)
+	s := startServerWithDebug(b, name, serverArgs(name)...)
 	time.Sleep(200 * time.Millisecond)
-	before := s.rss(b)
+	rssBefore := s.rss(b)
+	heapBefore, goroutinesBefore := s.runtimeStats(b)
 	b.StartTimer()
 	clients := dialClients(b, s, n)
 	b.StopTimer()
@@ -70,16 +90,22 @@ func idleRSS(b *testing.B, name string, n int, used bool) float64 {
 		}
 	}
 	// Let the server finish the handshakes, its readers go quiet (chanio
-	// parks a reader after a second without data) and the runtime run a
-	// GC or two: the figure is the steady idle cost, not the handshakes'
+	// parks a reader after 100 ms without data) and the runtime run a GC
+	// or two: the figure is the steady idle cost, not the handshakes'
 	// garbage. Both servers get the same time.
 	time.Sleep(idleSettle)
-	after := s.rss(b)
+	rssAfter := s.rss(b) // before runtimeStats, which collects
+	heapAfter, goroutinesAfter := s.runtimeStats(b)
 	for _, c := range clients {
 		_ = c.Close()
 	}
 	runtime.KeepAlive(clients)
-	return float64(after-before) / float64(n)
+	per := func(before, after int64) float64 { return float64(after-before) / float64(n) }
+	return idleCost{
+		rss:        per(rssBefore, rssAfter),
+		heap:       per(heapBefore, heapAfter),
+		goroutines: per(int64(goroutinesBefore), int64(goroutinesAfter)),
+	}
 }
 
 // exchangeOne sends a short message on c and waits for its echo.

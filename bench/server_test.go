@@ -1,6 +1,10 @@
 package bench
 
 import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +24,8 @@ type server struct {
 	url  string // ws://host:port/path?query for a WebSocket session
 	base string // http://host:port
 	eio  bool   // speaks Engine.IO (expects an open packet, pings)
+
+	debug string // http://host:port of its pprof and expvar, if started with one
 }
 
 // startServer starts the named server pinned to CPU 0 (when taskset is
@@ -88,6 +94,62 @@ func processCPU(b testing.TB, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// startServerWithDebug is startServer with the server's pprof and expvar
+// served on a loopback port of their own, for runtimeStats.
+func startServerWithDebug(b testing.TB, name string, args ...string) *server {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // the server takes the port over
+	s := startServer(b, name, append([]string{"-debug-addr", addr}, args...)...)
+	s.debug = "http://" + addr
+	ctx := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.debug + "/debug/vars")
+		if err == nil {
+			_ = resp.Body.Close()
+			return s
+		}
+		if time.Now().After(ctx) {
+			b.Fatalf("%s debug endpoint: %v", name, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runtimeStats forces a garbage collection in the server (through its
+// pprof heap endpoint) and returns its live heap and goroutine count. It
+// changes what RSS shows, so read RSS first.
+func (s *server) runtimeStats(b testing.TB) (heap int64, goroutines int) {
+	b.Helper()
+	get := func(path string) []byte {
+		resp, err := http.Get(s.debug + path)
+		if err != nil {
+			b.Fatalf("%s %s: %v", s.name, path, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s %s: %s %v", s.name, path, resp.Status, err)
+		}
+		return body
+	}
+	get("/debug/pprof/heap?gc=1")
+	var vars struct {
+		Goroutines int `json:"goroutines"`
+		MemStats   struct {
+			HeapAlloc int64
+		} `json:"memstats"`
+	}
+	if err := json.Unmarshal(get("/debug/vars"), &vars); err != nil {
+		b.Fatalf("%s /debug/vars: %v", s.name, err)
+	}
+	return vars.MemStats.HeapAlloc, vars.Goroutines
 }
 
 // rss returns the server process's resident set size in bytes.

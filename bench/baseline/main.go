@@ -7,18 +7,24 @@
 // It echoes every frame's payload back in a frame of the same opcode; a
 // text frame "4broadcast:<payload>" is instead sent as "4<payload>" to
 // every connection (the same bytes chanio's echo example sends). It prints
-// "listening on ws://ADDR/" when ready.
+// "listening on ws://ADDR/" when ready. With -debug-addr it serves
+// /debug/pprof/ and /debug/vars (with "goroutines") there, as chanio's echo
+// example does, so that the benchmarks read both servers the same way.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/chanio/chanio/internal/wsbuf"
@@ -38,7 +44,12 @@ var (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar on this address")
 	flag.Parse()
+	if *debugAddr != "" {
+		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+		go func() { log.Println(http.ListenAndServe(*debugAddr, nil)) }()
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"log"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -38,7 +40,7 @@ func main() {
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
-	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\") on this address")
+	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\" and the goroutine count as \"goroutines\") on this address")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -70,6 +72,7 @@ func main() {
 	}
 	if *debugAddr != "" {
 		srv.PublishExpvar("eio")
+		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 		go func() {
 			// http.DefaultServeMux has /debug/pprof/ and /debug/vars.
 			log.Println(http.ListenAndServe(*debugAddr, nil))
