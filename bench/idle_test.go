@@ -111,19 +111,27 @@ func measureIdle(b *testing.B, name string, n int, used bool) idleCost {
 // exchangeOne sends a short message on c and waits for its echo.
 func exchangeOne(b *testing.B, c *wsClient) {
 	b.Helper()
+	msg := sendHello(b, c)
+	if _, p, err := c.read(); err != nil || string(p) != string(msg) {
+		b.Fatalf("idle client echo = %q, %v; want %q", p, err, msg)
+	}
+}
+
+// sendHello sends a short text message on c, in the server's protocol,
+// and returns the frame's payload, which is also what the echo carries.
+func sendHello(b *testing.B, c *wsClient) []byte {
+	b.Helper()
 	msg := []byte("hello")
 	if c.eio {
 		msg = []byte("4hello")
 	}
 	if err := c.write(ws.OpText, msg); err != nil {
-		b.Fatalf("idle client write: %v", err)
+		b.Fatalf("write: %v", err)
 	}
 	if err := c.w.Flush(); err != nil {
-		b.Fatalf("idle client flush: %v", err)
+		b.Fatalf("flush: %v", err)
 	}
-	if _, p, err := c.read(); err != nil || string(p) != string(msg) {
-		b.Fatalf("idle client echo = %q, %v; want %q", p, err, msg)
-	}
+	return msg
 }
 
 // serverArgs are the flags each server runs with in these benchmarks: the

@@ -3,8 +3,6 @@ package bench
 import (
 	"testing"
 	"time"
-
-	"github.com/gobwas/ws"
 )
 
 // BenchmarkSparseEcho: many connections that each send a message now and
@@ -58,16 +56,7 @@ const sparseGap = 200 * time.Millisecond
 func sparseRound(b *testing.B, clients []*wsClient) {
 	b.Helper()
 	for _, c := range clients {
-		msg := []byte("hello")
-		if c.eio {
-			msg = []byte("4hello")
-		}
-		if err := c.write(ws.OpText, msg); err != nil {
-			b.Fatalf("sparse write: %v", err)
-		}
-		if err := c.w.Flush(); err != nil {
-			b.Fatalf("sparse flush: %v", err)
-		}
+		sendHello(b, c)
 	}
 	for _, c := range clients {
 		if _, p, err := c.read(); err != nil || len(p) == 0 {
