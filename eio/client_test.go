@@ -940,6 +940,17 @@ func TestClientTLS(t *testing.T) {
 					t.Fatal(err)
 				}
 				clienttest.ExpectText(t, c, "secret")
+				if m.Final != eio.TransportWebSocket || how != "TLSConfig" {
+					return
+				}
+				// Quiet for longer than a server reader waits before
+				// parking its connection: a TLS one cannot be parked, so
+				// its reader must go on reading.
+				time.Sleep(300 * time.Millisecond)
+				if err := c.Send([]byte("after a quiet spell")); err != nil {
+					t.Fatal(err)
+				}
+				clienttest.ExpectText(t, c, "after a quiet spell")
 			})
 		}
 	}

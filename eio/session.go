@@ -464,14 +464,23 @@ func (s *session) spawnReader(c *transport.WebSocket) bool {
 // and is parked, when the poller will start a new reader on its next data.
 func (s *session) readLoop(c *transport.WebSocket) {
 	srv := s.srv
+	parking := srv.poller != nil
 	for {
-		if srv.poller != nil {
+		if parking {
 			err := c.WaitReadable(parkAfter)
 			if errors.Is(err, transport.ErrIdle) {
-				if c.Park(srv.poller, func() { s.resumeReader(c) }) == nil {
+				perr := c.Park(srv.poller, func() { s.resumeReader(c) })
+				if perr == nil {
 					s.quiet.Store(true)
 					s.runner.Schedule()
 					return
+				}
+				if errors.Is(perr, transport.ErrNotPollable) {
+					// No descriptor to park (TLS), or the poller is
+					// gone: this reader stays, blocked in its reads,
+					// rather than waking every parkAfter to try again.
+					parking = false
+					c.StopIdleWait()
 				}
 				continue
 			}

@@ -181,6 +181,15 @@ func (cr *connReader) waitReadable(d time.Duration) error {
 	return err
 }
 
+// stopIdle drops the idle deadline: reads wait without one from now on.
+func (cr *connReader) stopIdle() {
+	if cr.idle == 0 {
+		return
+	}
+	cr.idle, cr.deadline = 0, 0
+	_ = cr.conn.SetReadDeadline(time.Time{})
+}
+
 // moveDeadline sets the read deadline idle ahead, unless (and force is
 // false) the one set is still more than half of idle ahead: a busy
 // connection then touches its timer only now and then.

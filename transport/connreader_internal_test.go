@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +98,66 @@ type captureConn struct {
 func (c *captureConn) Write(p []byte) (int, error) {
 	*c.out = append(*c.out, p...)
 	return len(p), nil
+}
+
+// deadlineCounter is a connection without a descriptor (like a TLS one)
+// that counts the read deadlines set on it.
+type deadlineCounter struct {
+	net.Conn
+	mu  sync.Mutex
+	set int
+}
+
+func (c *deadlineCounter) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.set++
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.set
+}
+
+// TestStopIdleWait: after StopIdleWait a reader blocks in its read without
+// being woken every idle period (before it, each period moves the
+// deadline), and still gets the next message.
+func TestStopIdleWait(t *testing.T) {
+	clientConn, serverConn := tcpPair(t)
+	client := NewWebSocket(clientConn, nil, ClientSide, 1<<20, 0)
+	counted := &deadlineCounter{Conn: serverConn}
+	server := NewWebSocket(counted, nil, ServerSide, 1<<20, 0)
+	const idle = 10 * time.Millisecond
+	if err := server.WaitReadable(idle); err != ErrIdle {
+		t.Fatalf("WaitReadable on a quiet connection = %v, want ErrIdle", err)
+	}
+	server.StopIdleWait()
+	before := counted.count()
+
+	got := make(chan string, 1)
+	go func() {
+		data, _, err := server.ReadMessage()
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- string(data)
+	}()
+	time.Sleep(20 * idle) // a blocked read, twenty idle periods long
+	if n := counted.count() - before; n != 0 {
+		t.Fatalf("%d read deadlines set while blocked after StopIdleWait, want 0", n)
+	}
+	if err := client.WritePackets([]codec.Packet{{Type: codec.Message, Data: []byte("late")}}, codec.V4); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "4late" {
+			t.Fatalf("read after StopIdleWait = %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message never arrived")
+	}
 }

@@ -491,6 +491,13 @@ func (c *WebSocket) CloseWith(code ws.StatusCode) error {
 // slow message is never cut.
 func (c *WebSocket) WaitReadable(idle time.Duration) error { return c.in.waitReadable(idle) }
 
+// StopIdleWait drops the read deadline that [WebSocket.WaitReadable]
+// keeps. A reader that has learned it cannot park the connection (Park
+// fails with [ErrNotPollable], as for TLS) calls it and then simply blocks
+// in reads: otherwise the deadline would wake it every idle period for
+// nothing.
+func (c *WebSocket) StopIdleWait() { c.in.stopIdle() }
+
 // Park hands the connection to p until data (or a hang-up) arrives, then
 // p runs fn once: fn starts a new reading goroutine, and the one that
 // parked returns. Close also runs fn, so that the reader sees the end. It
