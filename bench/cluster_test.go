@@ -10,8 +10,8 @@ import (
 
 	"github.com/chanio/chanio/cluster"
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/embeddednats"
 	"github.com/chanio/chanio/internal/testlb"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,9 +19,6 @@ import (
 // nodes (a and b) with an echo application, and eio clients. They compare
 // a cross-node figure with the local one in the same run, which stands in
 // for the baseline column of the results table.
-
-// measured is the target of figures the issue sets no bound for.
-var measured = target{"(measured)", func(row) bool { return true }}
 
 type benchNode struct {
 	*cluster.Node
@@ -32,18 +29,11 @@ type benchNode struct {
 // startBenchCluster runs NATS and nodes a and b until the benchmark ends.
 func startBenchCluster(b *testing.B) (a, bb *benchNode) {
 	b.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	ns, err := embeddednats.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
-	ns.Start()
-	b.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	if !ns.ReadyForConnections(10 * time.Second) {
-		b.Fatal("NATS not ready")
-	}
+	b.Cleanup(func() { embeddednats.Stop(ns) })
 	var nodes []*benchNode
 	for _, id := range []string{"a", "b"} {
 		nc, err := nats.Connect(ns.ClientURL())

@@ -44,7 +44,6 @@ func BenchmarkIdleSessions(b *testing.B) {
 					return
 				}
 				b.ReportMetric(m.rss/base.rss, "x-baseline-mem")
-				measured := target{"(measured)", func(row) bool { return true }}
 				tgt := measured
 				if tc.n == 10000 {
 					tgt = atMost(6*1024, "6 KiB")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,16 +206,7 @@ func runPollingEcho(b *testing.B, s *server, sessions []*pollSession, total, win
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatalf("%s polling echo: %v", s.name, err)
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r := echoResult{msgs: len(all), elapsed: elapsed, cpu: cpu}
-	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-	}
-	return r
+	return newEchoResult(lat, elapsed, cpu)
 }
 
 // nodePollingEcho is the Node engine.io 6.6 figure of the table

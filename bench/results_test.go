@@ -41,6 +41,9 @@ func atLeast(v float64, why string) target {
 	return target{fmt.Sprintf(">= %s (%s)", humanize(v), why), func(r row) bool { return r.chanio >= v }}
 }
 
+// measured is the target of figures the issue sets no bound for.
+var measured = target{"(measured)", func(row) bool { return true }}
+
 func atMost(v float64, why string) target {
 	return target{fmt.Sprintf("<= %s (%s)", humanize(v), why), func(r row) bool { return r.chanio <= v }}
 }

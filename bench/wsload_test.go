@@ -239,6 +239,12 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatalf("%s echo: %v", s.name, err)
 	}
+	return newEchoResult(lat, elapsed, cpu)
+}
+
+// newEchoResult sums up an echo run: one message per latency measured (lat
+// holds each connection's), with their p50 and p99.
+func newEchoResult(lat [][]time.Duration, elapsed, cpu time.Duration) echoResult {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -246,8 +252,7 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	r := echoResult{msgs: len(all), elapsed: elapsed, cpu: cpu}
 	if len(all) > 0 {
-		r.p50 = all[len(all)/2]
-		r.p99 = all[len(all)*99/100]
+		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
 	}
 	return r
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/embeddednats"
 	"github.com/chanio/chanio/internal/testlb"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -39,18 +40,11 @@ func testLogger() *slog.Logger {
 // the test ends.
 func startNATS(t testing.TB) *server.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	ns, err := embeddednats.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Start()
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
+	t.Cleanup(func() { embeddednats.Stop(ns) })
 	return ns
 }
 

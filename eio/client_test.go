@@ -151,9 +151,7 @@ func TestClientRoundTrips(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
 			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
-			if m.Name == "upgrade" {
-				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-			}
+			clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 			if err := c.Send([]byte("hello é 😀")); err != nil {
 				t.Fatal(err)
 			}
@@ -244,9 +242,7 @@ func TestClientNearMaxPayload(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
 			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
-			if m.Name == "upgrade" {
-				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-			}
+			clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 			if err := c.Send([]byte(big)); err != nil {
 				t.Fatal(err)
 			}
@@ -278,9 +274,7 @@ func TestClientServerDisconnect(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
 			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
-			if m.Name == "upgrade" {
-				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-			}
+			clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 			if err := c.Send([]byte("close")); err != nil {
 				t.Fatal(err)
 			}
@@ -297,9 +291,7 @@ func TestClientServerKilled(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
 			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
-			if m.Name == "upgrade" {
-				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-			}
+			clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 			if err := c.Send([]byte("ping")); err != nil {
 				t.Fatal(err)
 			}
@@ -318,9 +310,7 @@ func TestClientServerShutdown(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			e := clStartEcho(t, nil, false)
 			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
-			if m.Name == "upgrade" {
-				clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-			}
+			clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := e.srv.Shutdown(ctx); err != nil {

@@ -297,7 +297,7 @@ func (s *session) work(ctx context.Context) (ended bool) {
 			s.timer.Stop()
 			s.events.drop()
 		}
-		if s.quiet.Swap(false) {
+		if s.quiet.Load() && s.quiet.Swap(false) { // a load first: no write on a busy pass
 			s.trim()
 		}
 		passed = true

@@ -60,21 +60,9 @@ type browserSummary struct {
 func TestBrowserChat(t *testing.T) {
 	requireBrowser(t)
 	_, url := startProcess(t, repoDir(), chatBinary, "-addr", "127.0.0.1:0", "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
-	outDir := filepath.Join(repoDir(), "interop", "testdata", "out")
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		mode, transport string
-		upgraded        bool
-	}{
-		{"polling", "polling", false},
-		{"websocket", "websocket", false},
-		{"upgrade", "websocket", true},
-	} {
+	for _, tc := range browserModes {
 		t.Run(tc.mode, func(t *testing.T) {
-			shot := filepath.Join(outDir, "chat-"+tc.mode+".png")
-			_ = os.Remove(shot)
+			shot := screenshotPath(t, "chat-"+tc.mode+".png")
 			got := runBrowser(t, url, tc.mode, shot, tc.transport, tc.upgraded)
 			if got.InOrder != 1000 {
 				t.Errorf("1,000 numbered lines: %d arrived in order", got.InOrder)
@@ -103,6 +91,30 @@ func TestBrowserChat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// browserModes are the chat page's three ways to connect (its query
+// string picks one) and the transport each must end on.
+var browserModes = []struct {
+	mode, transport string
+	upgraded        bool
+}{
+	{"polling", "polling", false},
+	{"websocket", "websocket", false},
+	{"upgrade", "websocket", true},
+}
+
+// screenshotPath returns where a browser run leaves its screenshot, in
+// interop/testdata/out/, with the one of an earlier run removed.
+func screenshotPath(t *testing.T, name string) string {
+	t.Helper()
+	outDir := filepath.Join(repoDir(), "interop", "testdata", "out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(outDir, name)
+	_ = os.Remove(shot)
+	return shot
 }
 
 // runBrowser runs js/browser.js against the chat page at url and checks

@@ -59,9 +59,7 @@ func TestClientAgainstPeers(t *testing.T) {
 			for _, m := range clienttest.Modes {
 				t.Run(m.Name, func(t *testing.T) {
 					c := dialPeer(t, base, m.Transports)
-					if m.Name == "upgrade" {
-						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-					}
+					clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 					if err := c.Send([]byte("hello é 😀")); err != nil {
 						t.Fatal(err)
 					}
@@ -161,9 +159,7 @@ func TestClientPeerCloses(t *testing.T) {
 			for _, m := range clienttest.Modes {
 				t.Run(m.Name, func(t *testing.T) {
 					c := dialPeer(t, base, m.Transports)
-					if m.Name == "upgrade" {
-						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-					}
+					clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 					if err := c.Send([]byte("close")); err != nil {
 						t.Fatal(err)
 					}
@@ -185,9 +181,7 @@ func TestClientPeerKilled(t *testing.T) {
 				t.Run(m.Name, func(t *testing.T) {
 					proc, base := p.start(t)
 					c := dialPeer(t, base, m.Transports)
-					if m.Name == "upgrade" {
-						clienttest.WaitTransport(t, c, eio.TransportWebSocket)
-					}
+					clienttest.WaitTransport(t, c, m.Final) // upgrade: until the switch
 					if err := c.Send([]byte("before")); err != nil {
 						t.Fatal(err)
 					}

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/clienttest"
+	"github.com/chanio/chanio/internal/embeddednats"
 	"github.com/chanio/chanio/internal/testlb"
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // startCluster runs examples/cluster (an embedded NATS server, three nodes
@@ -51,21 +50,9 @@ func TestClusterJSClient(t *testing.T) {
 func TestClusterBrowserChat(t *testing.T) {
 	requireBrowser(t)
 	base := startCluster(t, "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
-	outDir := filepath.Join(repoDir(), "interop", "testdata", "out")
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		mode, transport string
-		upgraded        bool
-	}{
-		{"polling", "polling", false},
-		{"websocket", "websocket", false},
-		{"upgrade", "websocket", true},
-	} {
+	for _, tc := range browserModes {
 		t.Run(tc.mode, func(t *testing.T) {
-			shot := filepath.Join(outDir, "cluster-chat-"+tc.mode+".png")
-			_ = os.Remove(shot)
+			shot := screenshotPath(t, "cluster-chat-"+tc.mode+".png")
 			runBrowser(t, base+"/", tc.mode, shot, tc.transport, tc.upgraded)
 		})
 	}
@@ -78,18 +65,11 @@ func TestClusterBrowserChat(t *testing.T) {
 // others answer requests for its sessions with "Session ID unknown"; the
 // other sessions go on, and new clients get in.
 func TestClusterNodeKilled(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	ns, err := embeddednats.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Start()
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
+	t.Cleanup(func() { embeddednats.Stop(ns) })
 	const nodeTimeout = time.Second
 	var procs []*process
 	var bases []string

@@ -47,7 +47,7 @@ import (
 	"github.com/chanio/chanio/cluster"
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/examples/internal/chatroom"
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/chanio/chanio/internal/embeddednats"
 	"github.com/nats-io/nats.go"
 )
 
@@ -129,18 +129,11 @@ func runNode(ctx context.Context, c config) error {
 // runCluster runs an embedded NATS server, the nodes and the proxy until
 // ctx ends.
 func runCluster(ctx context.Context, c config) error {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	ns, err := embeddednats.Start()
 	if err != nil {
 		return err
 	}
-	ns.Start()
-	defer func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	}()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		return errors.New("the embedded NATS server did not start")
-	}
+	defer embeddednats.Stop(ns)
 	var nodes []*node
 	var conns []*nats.Conn
 	defer func() {
