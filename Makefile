@@ -8,7 +8,7 @@ BENCHTIME   ?= 2s
 BIN         := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.7.0
 # Debian packages the interop tests need.
-APT_PACKAGES := python3-engineio python3-websocket python3-aiohttp python3-requests chromium
+APT_PACKAGES := python3-engineio python3-socketio python3-websocket python3-aiohttp python3-requests chromium
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all test test-unit bench bench-micro fuzz lint interop deps deps-apt deps-js deps-chat run run-cluster clean
