@@ -293,7 +293,7 @@ func (a *appLog) run() {
 			} else {
 				err = a.srv.Send(ev.SID, ev.Data)
 			}
-			if err != nil && !errors.Is(err, ErrUnknownSession) && !errors.Is(err, ErrSessionClosed) {
+			if err != nil && !errors.Is(err, ErrUnknownSession) && !errors.Is(err, ErrSessionClosed) && !errors.Is(err, ErrServerClosed) {
 				a.mu.Lock()
 				a.echoErrs = append(a.echoErrs, err)
 				a.mu.Unlock()
@@ -397,6 +397,20 @@ func (a *appLog) waitFor(timeout time.Duration, cond func() bool) bool {
 			return false
 		}
 	}
+}
+
+// waitUntil waits until cond holds, checking often, and reports whether it
+// did within timeout: for conditions that no event announces, such as a
+// counter.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // waitConnect waits for sid's connect event.

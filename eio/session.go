@@ -46,6 +46,7 @@ const (
 	cmdGet
 	cmdSave
 	cmdUpdate
+	cmdAwaitEnd // a POST that carried a close packet waits for the end
 )
 
 // dataReply answers a data command: the data after it, or an error.
@@ -117,6 +118,11 @@ type session struct {
 	quiet    atomic.Bool                         // the WebSocket was parked: see trim
 	posting  atomic.Bool                         // a POST body is being delivered
 	started  atomic.Bool                         // the handshake handed the session to its actor
+	// announced counts WebSocket handshakes for this session under way in
+	// HTTP handlers, which have not reached the actor yet: a GET the
+	// client sent after one of them was answered (101) must find the
+	// session upgrading. See onPoll.
+	announced atomic.Int32
 
 	runner *actor.Runner // runs work whenever a mailbox gains something
 
@@ -127,6 +133,8 @@ type session struct {
 	ws    *transport.WebSocket // the WebSocket in use, nil while polling
 	probe *transport.WebSocket // a WebSocket being upgraded to
 	poll  *pollRequest         // the held GET
+
+	endWaiter chan dataReply // a POST that carried the close packet, answered at the end
 
 	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
 	batch   []codec.Packet // scratch for a write
@@ -140,6 +148,7 @@ type session struct {
 	pongDue    instant
 	upgradeDue instant
 	closeDue   instant // a graceful close waits this long for a GET
+	pollDue    instant // a GET held during an upgrade is settled then: see onPoll
 
 	closeErr error
 
@@ -149,9 +158,35 @@ type session struct {
 	reason    Reason // non-zero once closing
 	begun     bool   // begin has run
 	probed    bool   // the probe ping was answered: polls get noop
+	pollLate  bool   // the held GET came during an upgrade and is not settled yet
+	lingering bool   // the client closed with no GET held: see lingerForPoll
 	sendClose bool   // the close packet is owed to the peer
 	ended     bool   // transports gone, disconnect event queued
 }
+
+// settleTime is how long the session waits, before it answers a request
+// whose answer depends on the order in which requests on different
+// connections were sent, for requests already sent to arrive. The
+// reference server handles requests in the order their bytes arrive; here
+// each connection has a goroutine of its own, and one sent later may be
+// handled first. Two cases need it:
+//
+//   - A GET that arrives while the session is upgrading may have been sent
+//     before the probe or after the upgrade packet. It is held for
+//     settleTime: if the upgrade completes meanwhile, it came after the
+//     upgrade packet and gets 400, as the reference answers it; if not, it
+//     gets a noop (the reference's 100 ms check does the same).
+//   - A client that closes over POST with no GET held may have sent a GET
+//     just before. The session waits settleTime for it, answers it with a
+//     noop as the reference answers a held GET, and only then ends and
+//     answers the POST, so that a GET sent after the POST's answer finds
+//     the session gone.
+//
+// It bounds how far apart, after they arrive, two such requests may be
+// handled: far more than the goroutine scheduling of a loaded machine or
+// a hop through the cluster adds, and what the reference itself waits
+// before it releases a GET during an upgrade.
+const settleTime = 100 * time.Millisecond
 
 // instant is a point on the server's monotonic clock: nanoseconds since the
 // server started, plus one so that zero can mean "not set". A session keeps
@@ -368,7 +403,13 @@ func (s *session) writable() bool {
 	if s.ws != nil {
 		return true
 	}
-	return s.poll != nil && !s.probed
+	return s.poll != nil && !s.probed && !s.pollLate
+}
+
+// upgrading reports whether a WebSocket is probing for the session, or is
+// on its way to (a handshake announced it).
+func (s *session) upgrading() bool {
+	return s.probe != nil || s.announced.Load() > 0
 }
 
 func (s *session) handleCommands() {
@@ -390,26 +431,70 @@ func (s *session) handleCommands() {
 		case cmdUpdate:
 			s.data = c.update(s.data)
 			c.reply <- dataReply{value: s.data}
+		case cmdAwaitEnd:
+			if s.endWaiter != nil {
+				s.endWaiter <- dataReply{} // cannot happen: POSTs do not overlap
+			}
+			s.endWaiter = c.reply
 		}
 	}
 }
 
 func (s *session) onPoll(p *pollRequest) {
 	switch {
-	case s.ws != nil || s.reason != 0 && !s.sendClose:
+	case s.ws != nil:
+		p.reply <- pollReply{err: true, code: CodeBadRequest}
+	case s.lingering:
+		// Sent before the client's close: the reference would have held
+		// it, and released it with a noop at the close.
+		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+		s.endTransport()
+	case s.reason != 0 && !s.sendClose:
 		p.reply <- pollReply{err: true, code: CodeBadRequest}
 	case s.poll != nil:
 		// Two GETs at once: the reference answers the second with 400 and
 		// ends the session; the held one gets the close packet.
 		p.reply <- pollReply{err: true, code: CodeBadRequest}
 		s.close(ReasonTransportError, errPollOverlap)
-	case s.probed:
-		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+	case s.upgrading():
+		// Sent before the probe, or after the upgrade packet that the
+		// probe's reader has not delivered yet: settle it later.
+		s.poll, s.pollLate = p, true
+		s.pollDue = s.srv.now().add(settleTime)
+		s.arm()
+		s.notePollHeld()
 	default:
 		s.poll = p
+		s.notePollHeld()
 		if len(s.ctrl) > 0 || s.out.Len() > 0 || s.reason != 0 {
 			s.flush()
 		}
+	}
+}
+
+// notePollHeld tells a test hook that a GET is held.
+func (s *session) notePollHeld() {
+	if f := s.srv.opts.pollHeld; f != nil {
+		f(s.sid)
+	}
+}
+
+// settlePoll decides the GET held during an upgrade once settleTime has
+// passed without the upgrade completing: it was sent before the upgrade
+// packet. While the probe has been answered it gets a noop, so that the
+// client can finish the upgrade; otherwise it is an ordinary held GET.
+func (s *session) settlePoll() {
+	s.pollLate, s.pollDue = false, 0
+	if s.poll == nil {
+		return
+	}
+	if s.probed {
+		s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+		s.poll = nil
+		return
+	}
+	if len(s.ctrl) > 0 || s.out.Len() > 0 || s.reason != 0 {
+		s.flush()
 	}
 }
 
@@ -420,8 +505,14 @@ func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
 }
 
 func (s *session) onUpgrade(c *transport.WebSocket) {
+	s.announced.Add(-1)
 	if s.ws != nil || s.probe != nil || s.reason != 0 || s.srv.opts.DisableUpgrades {
-		_ = c.CloseWith(ws.StatusPolicyViolation)
+		// The reference accepts a second WebSocket for a session and then
+		// closes it, with a close frame without a status code.
+		_ = c.CloseWith(ws.StatusNoStatusRcvd)
+		if s.pollLate && !s.upgrading() {
+			s.settlePoll()
+		}
 		return
 	}
 	s.probe = c
@@ -614,8 +705,9 @@ func (s *session) receiveProbe(m inbound) {
 			return
 		}
 		s.probed = true
-		if s.poll != nil {
+		if s.poll != nil && !s.pollLate {
 			// Release the held GET so that the client can pause polling.
+			// One that came during the upgrade waits to be settled.
 			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
 			s.poll = nil
 		}
@@ -629,8 +721,11 @@ func (s *session) receiveProbe(m inbound) {
 		s.srv.stats.upgrades.Add(1)
 		s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
 		if s.poll != nil {
-			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
-			s.poll = nil
+			// Held during the upgrade and not settled: it may have been
+			// sent after the upgrade packet, and is answered as the
+			// reference answers a GET that reaches an upgraded session.
+			s.poll.reply <- pollReply{err: true, code: CodeBadRequest}
+			s.poll, s.pollLate, s.pollDue = nil, false, 0
 		}
 		s.arm()
 		s.flush()
@@ -646,6 +741,9 @@ func (s *session) abandonUpgrade(err error) {
 	_ = s.probe.CloseWith(ws.StatusNormalClosure)
 	s.probe, s.probed = nil, false
 	s.upgradeDue = 0
+	if s.pollLate && !s.upgrading() {
+		s.settlePoll()
+	}
 	s.arm()
 	if s.poll != nil && (len(s.ctrl) > 0 || s.out.Len() > 0) {
 		s.flush()
@@ -788,8 +886,13 @@ func (s *session) handleWake() {
 	if due(s.upgradeDue, now) {
 		s.abandonUpgrade(errUpgradeTimeout)
 	}
+	if due(s.pollDue, now) {
+		s.settlePoll()
+	}
 	if due(s.closeDue, now) {
-		s.closeErr = errors.Join(s.closeErr, errCloseWaitExpired)
+		if !s.lingering {
+			s.closeErr = errors.Join(s.closeErr, errCloseWaitExpired)
+		}
 		s.endTransport()
 		return
 	}
@@ -827,7 +930,7 @@ func due(t, now instant) bool { return t != 0 && now >= t }
 // arm sets the session's one timer to its nearest deadline.
 func (s *session) arm() {
 	var next instant
-	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue} {
+	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue, s.pollDue} {
 		if t != 0 && (next == 0 || t < next) {
 			next = t
 		}
@@ -894,14 +997,52 @@ func (s *session) close(r Reason, err error) {
 	switch {
 	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
 		s.sendClose = true
-		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
+		wait := s.srv.opts.PingTimeout
+		if s.srv.closing.Load() && s.ws == nil {
+			// Shutting down: a live client polls again at once; one that
+			// went away after its handshake must not hold Shutdown up.
+			wait = s.srv.opts.shutdownGrace
+		}
+		s.closeDue = s.srv.now().add(wait)
 		s.arm()
 		if s.writable() {
 			s.flush()
 		}
+	case r == ReasonClientDisconnect && s.ws == nil && s.poll == nil:
+		s.lingerForPoll()
 	default:
 		s.endTransport()
 	}
+}
+
+// awaitEnd waits until the session has ended, or ctx has.
+func (s *session) awaitEnd(ctx context.Context) {
+	reply := make(chan dataReply, 1)
+	if s.cmds.Send(ctx, command{kind: cmdAwaitEnd, reply: reply}) != nil {
+		return // ended already
+	}
+	select {
+	case <-reply:
+	case <-ctx.Done():
+	}
+}
+
+// shutdownGrace is how long, during [Server.Shutdown], a polling session
+// with no GET held waits for one to take its close packet: a client that
+// is still there polls again right after each answer. (Disconnect waits up
+// to PingTimeout instead: there a client that misses the close packet would
+// take the end for a transport failure and reconnect.)
+const shutdownGrace = 250 * time.Millisecond
+
+// lingerForPoll keeps a polling session that its client closed, with no
+// GET held, for settleTime: a GET the client sent before its close may
+// still arrive, and gets the noop the reference gives a GET held at a
+// client's close (see settleTime). The POST that carried the close is
+// answered at the end.
+func (s *session) lingerForPoll() {
+	s.lingering = true
+	s.closeDue = s.srv.now().add(settleTime)
+	s.arm()
 }
 
 // endTransport lets go of every connection, answers a held GET with the
@@ -911,6 +1052,7 @@ func (s *session) endTransport() {
 		return
 	}
 	s.ended = true
+	s.lingering = false
 	s.countTransport(-1)
 	s.mode.Store(uint32(modeClosed))
 	s.out.Close()
@@ -932,6 +1074,11 @@ func (s *session) endTransport() {
 		s.replyPoll(s.poll, []codec.Packet{last})
 		s.poll = nil
 	}
+	s.pollLate, s.pollDue = false, 0
+	if s.endWaiter != nil {
+		s.endWaiter <- dataReply{}
+		s.endWaiter = nil
+	}
 	// Answer GETs that queued up behind the end.
 	for {
 		c, ok := s.cmds.TryRecv()
@@ -942,6 +1089,7 @@ func (s *session) endTransport() {
 		case cmdPoll:
 			c.poll.reply <- pollReply{err: true, code: CodeUnknownSID}
 		case cmdUpgrade:
+			s.announced.Add(-1)
 			_ = c.ws.CloseWith(ws.StatusGoingAway)
 		default:
 			c.reply <- dataReply{err: ErrSessionClosed}
