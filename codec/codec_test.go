@@ -286,6 +286,66 @@ func TestDecodeFrameErrors(t *testing.T) {
 	}
 }
 
+// base64Frames are V3 text frames as a client that asked for base64 (b64=1,
+// forceBase64) sends and receives them: binary packets as 'b', type digit,
+// base64; other packets as usual.
+var base64Frames = []struct {
+	name string
+	pkt  codec.Packet
+	wire string
+}{
+	{"binary-message", binMsg(1, 2, 3), "b4AQID"},
+	{"binary-message-padded", binMsg(1, 2), "b4AQI="},
+	{"binary-message-empty", binMsg(), "b4"},
+	{"binary-ping", bin(codec.Ping, 9), "b2CQ=="},
+	{"text-message", msg("héllo"), "4héllo"},
+	{"text-message-starting-with-b", msg("bAQID"), "4bAQID"},
+	{"pong", text(codec.Pong, ""), "3"},
+}
+
+func TestAppendBase64Frame(t *testing.T) {
+	for _, tt := range base64Frames {
+		t.Run(tt.name, func(t *testing.T) {
+			got := codec.AppendBase64Frame([]byte("xx"), tt.pkt)
+			if string(got) != "xx"+tt.wire {
+				t.Errorf("AppendBase64Frame = %q, want %q", got[2:], tt.wire)
+			}
+			p, err := codec.DecodeFrame([]byte(tt.wire), false, codec.V3)
+			if err != nil || !samePacket(p, tt.pkt) {
+				t.Errorf("DecodeFrame(%q, text, V3) = %v, %v; want %v", tt.wire, p, err, tt.pkt)
+			}
+		})
+	}
+	// Clients that strip base64 padding are understood too.
+	if p, err := codec.DecodeFrame([]byte("b4AQI"), false, codec.V3); err != nil || !samePacket(p, binMsg(1, 2)) {
+		t.Errorf("unpadded: %v, %v", p, err)
+	}
+}
+
+func TestDecodeBase64FrameErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		frame    string
+		sentinel error
+		off      int
+	}{
+		{"no-type", "b", codec.ErrEmptyPacket, 0},
+		{"letter-type", "bx", codec.ErrUnknownType, 1},
+		{"type-7", "b7AA==", codec.ErrUnknownType, 1},
+		{"bad-base64", "b4!!!!", codec.ErrBadBase64, 2},
+		{"bad-length", "b4AQIDB", codec.ErrBadBase64, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := codec.DecodeFrame([]byte(tt.frame), false, codec.V3)
+			wantSyntaxError(t, err, tt.sentinel, tt.off)
+			if !samePacket(p, codec.Packet{}) {
+				t.Errorf("DecodeFrame returned %v with its error", p)
+			}
+		})
+	}
+}
+
 // ---- V4 polling payloads ----
 
 type payloadCase struct {
@@ -882,6 +942,20 @@ func TestAppendHandshake(t *testing.T) {
 	}
 }
 
+func TestAppendHandshakeV3(t *testing.T) {
+	got := codec.AppendHandshakeV3([]byte("0"), knownHandshake)
+	want := `0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000}`
+	if string(got) != want {
+		t.Fatalf("AppendHandshakeV3 =\n%s\nwant\n%s", got, want)
+	}
+	h, err := codec.ParseHandshake(got[1:])
+	wantH := knownHandshake
+	wantH.MaxPayload = 0
+	if err != nil || !sameHandshake(h, wantH) {
+		t.Fatalf("ParseHandshake = %+v, %v; want %+v", h, err, wantH)
+	}
+}
+
 func TestParseHandshake(t *testing.T) {
 	tests := []struct {
 		name string
@@ -981,6 +1055,9 @@ func TestAllocs(t *testing.T) {
 		{"AppendPayload/v3-mixed", func() { sink = codec.AppendPayload(buf[:0], mixedPkts, codec.V3) }},
 		{"AppendBinaryPayload", func() { sink = codec.AppendBinaryPayload(buf[:0], mixedPkts) }},
 		{"AppendHandshake", func() { sink = codec.AppendHandshake(buf[:0], knownHandshake) }},
+		{"AppendHandshakeV3", func() { sink = codec.AppendHandshakeV3(buf[:0], knownHandshake) }},
+		{"AppendBase64Frame/binary", func() { sink = codec.AppendBase64Frame(buf[:0], three) }},
+		{"AppendBase64Frame/text", func() { sink = codec.AppendBase64Frame(buf[:0], hello) }},
 		{"DecodeFrame/v4-text", func() {
 			p, err := codec.DecodeFrame(v4Text[:6], false, codec.V4)
 			if err != nil || string(p.Data) != "hello" {

@@ -4,9 +4,11 @@
 // Start with [Packet]. A WebSocket frame carries one packet: encode it with
 // [AppendFrame] and decode it with [DecodeFrame]. A long-polling HTTP body
 // carries a payload of several packets: [AppendPayload] and [DecodePayload]
-// (and, for protocol 3 clients that post binary bodies,
-// [DecodeBinaryPayload]). [AppendHandshake] and [ParseHandshake] handle the
-// JSON of the open packet.
+// (and, for protocol 3 clients that read and post binary bodies,
+// [AppendBinaryPayload] and [DecodeBinaryPayload]; for those that asked
+// for base64 on a WebSocket, [AppendBase64Frame]). [AppendHandshake],
+// [AppendHandshakeV3] and [ParseHandshake] handle the JSON of the open
+// packet.
 //
 // Encoders append to a caller's buffer, so a reused buffer costs no
 // allocation. Decoders do not copy text: a decoded packet's Data points into

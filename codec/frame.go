@@ -36,9 +36,15 @@ func AppendFrame(dst []byte, p Packet, v Version) (b []byte, binary bool) {
 // arrived in a binary frame.
 //
 // The returned Data aliases frame: it stays valid for as long as the caller
-// leaves frame unmodified, and no copy is made.
+// leaves frame unmodified, and no copy is made. The one exception is a V3
+// text frame holding a binary packet in base64 ('b', its type digit, then
+// base64, as protocol 3 clients with forceBase64 send binary): its Data is
+// newly allocated.
 func DecodeFrame(frame []byte, binary bool, v Version) (Packet, error) {
 	if !binary {
+		if v == V3 {
+			return decodeV3Packet(frame, 0)
+		}
 		return decodeText(frame, 0)
 	}
 	if v == V4 {
@@ -57,3 +63,17 @@ func DecodeFrame(frame []byte, binary bool, v Version) (Packet, error) {
 // FrameIsBinary reports whether [AppendFrame] encodes p for a binary
 // WebSocket frame: a binary message in V4, any binary packet in V3.
 func FrameIsBinary(p Packet, v Version) bool { return binaryFrame(p, v) }
+
+// AppendBase64Frame appends p encoded as one V3 WebSocket text frame
+// payload to dst, for a protocol 3 client that asked for base64 (b64=1 in
+// its WebSocket URL, as clients without binary frames do): a binary packet
+// is 'b', its type digit and its data in standard base64, as in a V3
+// polling payload; any other packet is encoded as [AppendFrame] does.
+// [DecodeFrame] with binary false and [V3] decodes it.
+func AppendBase64Frame(dst []byte, p Packet) []byte {
+	if p.Binary {
+		return appendV3Base64(dst, p)
+	}
+	dst, _ = AppendFrame(dst, p, V3)
+	return dst
+}

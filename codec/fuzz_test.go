@@ -36,6 +36,12 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte("bAQID"), false, true)
 	f.Add([]byte(""), true, false)
 	f.Add([]byte("\x09\x01"), true, false)
+	for _, c := range base64Frames {
+		f.Add([]byte(c.wire), false, false)
+	}
+	f.Add([]byte("b4AQ"), false, false)
+	f.Add([]byte("b"), false, false)
+	f.Add([]byte("b9AA"), false, false)
 	f.Fuzz(func(t *testing.T, frame []byte, binary, v4 bool) {
 		v := versionOf(v4)
 		p, err := codec.DecodeFrame(frame, binary, v)
@@ -45,6 +51,10 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		if !p.Type.Valid() {
 			t.Fatalf("decoded invalid type %v", p.Type)
+		}
+		if !binary && v == codec.V3 && frame[0] == 'b' {
+			checkBase64Frame(t, frame, p)
+			return
 		}
 		// Data is frame minus its type byte (none for a V4 binary frame),
 		// without a copy.
@@ -77,6 +87,24 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("re-decode of %q = %v, %v; want %v", enc, p2, err, p)
 		}
 	})
+}
+
+// checkBase64Frame checks a V3 text frame that decoded as a base64 binary
+// packet: its data is a copy, and it re-encodes to a frame that decodes to
+// the same packet (not always the same bytes: unpadded base64 is accepted).
+func checkBase64Frame(t *testing.T, frame []byte, p codec.Packet) {
+	t.Helper()
+	if !p.Binary || cap(p.Data) != len(p.Data) {
+		t.Fatalf("%q decoded to %v with cap %d", frame, p, cap(p.Data))
+	}
+	if len(p.Data) > 0 && len(frame) > 2 && &p.Data[0] == &frame[2] {
+		t.Fatalf("%q: base64-decoded data aliases the frame", frame)
+	}
+	enc := codec.AppendBase64Frame(nil, p)
+	p2, err := codec.DecodeFrame(enc, false, codec.V3)
+	if err != nil || !samePacket(p, p2) {
+		t.Fatalf("%q decoded to %v, re-encoded to %q, which decodes to %v, %v", frame, p, enc, p2, err)
+	}
 }
 
 // checkPayloadRoundTrip re-encodes pkts, decodes them again and checks the
@@ -215,6 +243,18 @@ func FuzzHandshake(f *testing.F) {
 		if !sameHandshake(ours, std) {
 			t.Fatalf("AppendHandshake(%q) reads back as %+v, encoding/json as %+v", s, ours, std)
 		}
+		// The protocol 3 form is the same object without maxPayload.
+		enc3 := codec.AppendHandshakeV3(nil, h)
+		var v3 map[string]json.RawMessage
+		if err := json.Unmarshal(enc3, &v3); err != nil {
+			t.Fatalf("encoding/json rejects %q: %v", enc3, err)
+		}
+		if _, ok := v3["maxPayload"]; ok || len(v3) != 4 {
+			t.Fatalf("AppendHandshakeV3 wrote keys %v", v3)
+		}
+		if !bytes.Equal(enc3[:len(enc3)-1], enc[:len(enc3)-1]) {
+			t.Fatalf("AppendHandshakeV3 %q is not a prefix of AppendHandshake %q", enc3, enc)
+		}
 	})
 }
 
@@ -292,6 +332,13 @@ func FuzzRoundTrip(f *testing.F) {
 				got, err := codec.DecodeFrame(frame, isBinary, tc.v)
 				if err != nil || !samePacket(got, tc.want[i]) {
 					t.Fatalf("V%d frame: %v encoded to %q (binary %v), decoded to %v, %v", tc.v, p, frame, isBinary, got, err)
+				}
+				if tc.v == codec.V3 {
+					frame = codec.AppendBase64Frame(nil, p)
+					got, err := codec.DecodeFrame(frame, false, codec.V3)
+					if err != nil || !samePacket(got, p) {
+						t.Fatalf("V3 base64 frame: %v encoded to %q, decoded to %v, %v", p, frame, got, err)
+					}
 				}
 			}
 			if tc.v == codec.V4 && !v4Payload {

@@ -20,6 +20,23 @@ type Handshake struct {
 // exactly the keys sid, upgrades, pingInterval, pingTimeout and maxPayload,
 // in that order. It does not allocate beyond growing dst.
 func AppendHandshake(dst []byte, h Handshake) []byte {
+	dst = appendHandshakeKeys(dst, h)
+	dst = append(dst, `,"maxPayload":`...)
+	dst = strconv.AppendInt(dst, h.MaxPayload, 10)
+	return append(dst, '}')
+}
+
+// AppendHandshakeV3 appends h as the JSON object of a protocol 3 open
+// packet: as [AppendHandshake] but without maxPayload, which protocol 3
+// does not have (the Node engine.io 3.x server sends none). h.MaxPayload is
+// ignored.
+func AppendHandshakeV3(dst []byte, h Handshake) []byte {
+	return append(appendHandshakeKeys(dst, h), '}')
+}
+
+// appendHandshakeKeys appends the keys the open packets of both protocols
+// share, without the closing brace.
+func appendHandshakeKeys(dst []byte, h Handshake) []byte {
 	dst = append(dst, `{"sid":`...)
 	dst = appendJSONString(dst, h.SID)
 	dst = append(dst, `,"upgrades":[`...)
@@ -32,10 +49,7 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 	dst = append(dst, `],"pingInterval":`...)
 	dst = strconv.AppendInt(dst, h.PingInterval, 10)
 	dst = append(dst, `,"pingTimeout":`...)
-	dst = strconv.AppendInt(dst, h.PingTimeout, 10)
-	dst = append(dst, `,"maxPayload":`...)
-	dst = strconv.AppendInt(dst, h.MaxPayload, 10)
-	return append(dst, '}')
+	return strconv.AppendInt(dst, h.PingTimeout, 10)
 }
 
 const hexDigits = "0123456789abcdef"

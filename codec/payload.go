@@ -42,12 +42,18 @@ func appendV3Packet(dst []byte, p Packet) []byte {
 	if p.Binary {
 		n := 2 + base64.StdEncoding.EncodedLen(len(p.Data))
 		dst = strconv.AppendInt(dst, int64(n), 10)
-		dst = append(dst, ':', 'b', '0'+byte(p.Type))
-		return base64.StdEncoding.AppendEncode(dst, p.Data)
+		return appendV3Base64(append(dst, ':'), p)
 	}
 	dst = strconv.AppendInt(dst, int64(1+utf16Len(p.Data)), 10)
 	dst = append(dst, ':', '0'+byte(p.Type))
 	return append(dst, p.Data...)
+}
+
+// appendV3Base64 appends the V3 text form of a binary packet: 'b', its
+// type digit, and its data in standard base64.
+func appendV3Base64(dst []byte, p Packet) []byte {
+	dst = append(dst, 'b', '0'+byte(p.Type))
+	return base64.StdEncoding.AppendEncode(dst, p.Data)
 }
 
 // utf16Len counts the UTF-16 code units of b read as UTF-8: what

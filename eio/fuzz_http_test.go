@@ -19,8 +19,9 @@ import (
 )
 
 // Session ids of the sessions every fuzz input finds open: fuzzSIDs[0] on
-// protocol 4, fuzzSIDs[1] on protocol 3, both polling with a message
-// queued (so that a GET answers at once).
+// protocol 4, fuzzSIDs[1] on protocol 3, both polling with a text and a
+// binary message queued (so that a GET answers at once, on protocol 3 with
+// a binary payload unless it is JSONP).
 var fuzzSIDs = [2]string{"fuzz0000000000000000", "fuzz0000000000000001"}
 
 // FuzzServeHTTP drives Server.ServeHTTP with arbitrary methods, query
@@ -38,6 +39,7 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "EIO=4&transport=polling", "", []byte(nil), false)
 	f.Add("POST", "EIO=4&transport=polling&sid="+fuzzSIDs[0], "Content-Type: text/plain;charset=UTF-8", []byte("4hello\x1ebAQID\x1e1"), false)
 	f.Add("GET", "EIO=3&transport=polling&sid="+fuzzSIDs[1]+"&j=0", "", []byte(nil), false)
+	f.Add("GET", "EIO=4&transport=polling&j=0", "", []byte(nil), false)
 	f.Add("GET", "EIO=4&transport=websocket", "Connection: Upgrade\nUpgrade: websocket\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", []byte(nil), false)
 	f.Fuzz(func(t *testing.T, method, target, header string, body []byte, chunked bool) {
 		req := fuzzRequest(method, target, header, body, chunked)
@@ -170,6 +172,9 @@ func fuzzOne(t *testing.T, req *http.Request) {
 			t.Fatalf("handshake EIO=%s: %d %s", v, rec.Code, rec.Body)
 		}
 		if err := srv.Send(fuzzSIDs[i], []byte("queued")); err != nil {
+			t.Fatalf("session %s: %v", fuzzSIDs[i], err)
+		}
+		if err := srv.SendBinary(fuzzSIDs[i], []byte{0, 0xff}); err != nil {
 			t.Fatalf("session %s: %v", fuzzSIDs[i], err)
 		}
 	}

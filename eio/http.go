@@ -106,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == TransportWebSocket {
 		s.handshakeWebSocket(w, r, v)
 	} else {
-		s.handshakePolling(w, r, v)
+		s.handshakePolling(w, r, v, q)
 	}
 }
 
@@ -158,13 +158,15 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
 }
 
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version) {
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values) {
 	sess, err := s.newSession(v, r)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
-	pkts := s.openPackets(sess.sid, true)
+	jsonp := jsonpIndex(q)
+	sess.textPolls = v == codec.V3 && (wantsBase64(q) || jsonp != "")
+	pkts := s.openPackets(sess.sid, true, v)
 	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
 	if s.opts.Cookie != nil {
@@ -172,9 +174,18 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	}
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, v)
-	writePayload(w, r, *buf, s.opts.httpCompressionThreshold)
+	if jsonp != "" {
+		writeJSONP(w, jsonp, *buf)
+	} else {
+		writePayload(w, r, *buf, s.opts.httpCompressionThreshold)
+	}
 	transport.ReleaseBuffer(buf)
 }
+
+// wantsBase64 reports whether a request asks for binary as base64 text:
+// the b64 parameter, set to anything but the empty string (as the
+// reference reads it). Protocol 3 clients without binary support send it.
+func wantsBase64(q url.Values) bool { return q.Get("b64") != "" }
 
 func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
 	sess, err := s.newSession(v, r)
@@ -186,7 +197,7 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 	if s.opts.Cookie != nil {
 		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
 	}
-	c, err := s.upgradeWebSocket(upgrader, w, r)
+	c, err := s.upgradeWebSocket(upgrader, w, r, v)
 	if err != nil {
 		sess.discard()
 		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
@@ -199,8 +210,9 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 
 // upgradeWebSocket runs the WebSocket handshake with u, negotiating
 // permessage-deflate when WebSocketCompression is on, and wraps the
-// connection. On failure the connection has been closed.
-func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *http.Request) (*transport.WebSocket, error) {
+// connection for a session of protocol v. On failure the connection has
+// been closed.
+func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *http.Request, v codec.Version) (*transport.WebSocket, error) {
 	var neg *transport.DeflateNegotiator
 	if s.opts.WebSocketCompression {
 		neg = new(transport.DeflateNegotiator)
@@ -219,6 +231,7 @@ func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *h
 		WriteTimeout:     s.opts.WriteTimeout,
 		Deflate:          neg != nil && neg.Accepted(),
 		DeflateThreshold: s.opts.CompressionThreshold,
+		Base64:           v == codec.V3 && wantsBase64(r.URL.Query()),
 	}), nil
 }
 
@@ -270,7 +283,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	if mode(sess.mode.Load()) != modePolling {
-		if c, err := s.upgradeWebSocket(s.upgrader, w, r); err == nil {
+		if c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version); err == nil {
 			_ = c.CloseWith(ws.StatusNoStatusRcvd)
 		}
 		return
@@ -278,7 +291,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *sess
 	// Announced before the 101 goes out: a GET the client sends after it
 	// must find the session upgrading, whichever reaches the actor first.
 	sess.announced.Add(1)
-	c, err := s.upgradeWebSocket(s.upgrader, w, r)
+	c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version)
 	if err != nil {
 		sess.announced.Add(-1)
 		return
@@ -291,7 +304,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *sess
 
 // servePoll holds a GET until the session has packets for it.
 func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
-	p := &pollRequest{reply: make(chan pollReply, 1)}
+	p := &pollRequest{reply: make(chan pollReply, 1), text: jsonp != ""}
 	if err := sess.cmds.Send(r.Context(), command{kind: cmdPoll, poll: p}); err != nil {
 		if !errors.Is(err, r.Context().Err()) {
 			s.fail(w, r, CodeUnknownSID)
@@ -320,9 +333,12 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session
 		s.fail(w, r, rep.code)
 		return
 	}
-	if jsonp != "" {
+	switch {
+	case jsonp != "":
 		writeJSONP(w, jsonp, *rep.body)
-	} else {
+	case rep.binary:
+		writeBinaryPayload(w, r, *rep.body, s.opts.httpCompressionThreshold)
+	default:
 		writePayload(w, r, *rep.body, s.opts.httpCompressionThreshold)
 	}
 	transport.ReleaseBuffer(rep.body)
@@ -339,6 +355,18 @@ var (
 func writePayload(w http.ResponseWriter, r *http.Request, body []byte, threshold int) {
 	h := w.Header()
 	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
+	_ = transport.WriteBody(w, r, body, threshold)
+}
+
+var octetStream = []string{"application/octet-stream"}
+
+// writeBinaryPayload answers a protocol 3 polling GET with a binary
+// payload, as writePayload does a text one. XHR2 clients of protocol 3
+// read it as binary only with exactly this Content-Type.
+func writeBinaryPayload(w http.ResponseWriter, r *http.Request, body []byte, threshold int) {
+	h := w.Header()
+	h["Content-Type"] = octetStream
 	h["Cache-Control"] = noStore
 	_ = transport.WriteBody(w, r, body, threshold)
 }

@@ -146,8 +146,11 @@ type Options struct {
 	DisablePingTimeout bool
 
 	// AllowEIO3 lets clients of protocol version 3 (Socket.IO 2 era)
-	// connect, as the Node server's allowEIO3. Zero (false) answers them
-	// with error code 5.
+	// connect, as the Node server's allowEIO3. They are answered as the
+	// Node engine.io 3.x server answers them: binary polling payloads to
+	// clients that can read them, base64 to those that ask for it with
+	// b64 (on polling and WebSocket), JSONP to those that poll with j.
+	// Zero (false) answers them with error code 5.
 	AllowEIO3 bool
 
 	// Logger receives the server's logs: refused requests with their code

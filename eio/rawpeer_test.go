@@ -128,10 +128,12 @@ type wsPeer struct {
 
 func dialWS(t *testing.T, base, sid string) *wsPeer {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(eioURL(base, "transport=websocket"), "http")
-	if sid != "" {
-		u += "&sid=" + sid
-	}
+	return dialWSURL(t, wsURL(base, sid))
+}
+
+// dialWSURL dials the WebSocket URL u ("ws://...") as dialWS does.
+func dialWSURL(t *testing.T, u string) *wsPeer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, br, _, err := ws.Dial(ctx, u)

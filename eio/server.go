@@ -360,18 +360,19 @@ func randomSID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// openPackets builds what a session starts with: the open packet, and the
-// initial message if one is configured.
-func (s *Server) openPackets(sid string, upgradable bool) []codec.Packet {
-	open := s.openPacket(sid, upgradable)
+// openPackets builds what a session of protocol v starts with: the open
+// packet, and the initial message if one is configured.
+func (s *Server) openPackets(sid string, upgradable bool, v codec.Version) []codec.Packet {
+	open := s.openPacket(sid, upgradable, v)
 	if s.opts.InitialMessage == nil {
 		return []codec.Packet{open}
 	}
 	return []codec.Packet{open, {Type: codec.Message, Data: s.opts.InitialMessage}}
 }
 
-// openPacket builds the open packet for a session.
-func (s *Server) openPacket(sid string, upgradable bool) codec.Packet {
+// openPacket builds the open packet for a session of protocol v. A
+// protocol 3 one has no maxPayload, as the Node 3.x server's.
+func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.Packet {
 	h := codec.Handshake{
 		SID:          sid,
 		Upgrades:     []string{},
@@ -381,6 +382,9 @@ func (s *Server) openPacket(sid string, upgradable bool) codec.Packet {
 	}
 	if upgradable && !s.opts.DisableUpgrades && s.opts.allowWebSocket {
 		h.Upgrades = websocketUpgrade
+	}
+	if v == codec.V3 {
+		return codec.Packet{Type: codec.Open, Data: codec.AppendHandshakeV3(nil, h)}
 	}
 	return codec.Packet{Type: codec.Open, Data: codec.AppendHandshake(nil, h)}
 }

@@ -58,6 +58,7 @@ type dataReply struct {
 // pollRequest is a held GET. The actor answers it exactly once on reply.
 type pollRequest struct {
 	reply chan pollReply // capacity 1
+	text  bool           // the answer must be a text payload (JSONP)
 }
 
 // pollReply is the answer to a GET: a payload in a pooled buffer, or an
@@ -67,6 +68,7 @@ type pollReply struct {
 	messages int     // message packets in body
 	code     ErrorCode
 	err      bool
+	binary   bool // body is a protocol 3 binary payload (application/octet-stream)
 }
 
 // inbound is what readers deliver: one decoded packet, or the end of the
@@ -95,7 +97,6 @@ var (
 	errBodyTooLarge     = errors.New("eio: POST body over MaxPayload")
 	errBinaryPost       = errors.New("eio: binary POST body from a protocol 4 client")
 	errEncodedPost      = errors.New("eio: POST body with a Content-Encoding")
-	errClientPongV3     = errors.New("eio: pong from a protocol 3 client (invalid heartbeat direction)")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
 	errPollAborted      = errors.New("eio: poll connection closed prematurely")
 )
@@ -162,6 +163,7 @@ type session struct {
 	lingering bool   // the client closed with no GET held: see lingerForPoll
 	sendClose bool   // the close packet is owed to the peer
 	ended     bool   // transports gone, disconnect event queued
+	textPolls bool   // protocol 3: the polling client reads no binary payloads (b64, JSONP)
 }
 
 // settleTime is how long the session waits, before it answers a request
@@ -271,7 +273,7 @@ func (s *session) begin() {
 		s.pongDue = now.add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
 	}
 	if s.ws != nil {
-		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false)...)
+		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false, s.version)...)
 		s.startReader(s.ws)
 		s.flush()
 	}
@@ -500,8 +502,30 @@ func (s *session) settlePoll() {
 
 func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
 	buf := transport.AcquireBuffer()
-	*buf = codec.AppendPayload(*buf, pkts, s.version)
-	p.reply <- pollReply{body: buf, messages: countMessages(pkts)}
+	var binary bool
+	*buf, binary = s.appendPoll(*buf, p, pkts)
+	p.reply <- pollReply{body: buf, messages: countMessages(pkts), binary: binary}
+}
+
+// appendPoll encodes pkts as the payload that answers p and reports whether
+// it is a binary payload. As the reference server, a protocol 3 client
+// that reads binary payloads (XHR2: no b64 at the handshake, not JSONP)
+// gets one whenever a packet is binary, instead of base64 text.
+func (s *session) appendPoll(dst []byte, p *pollRequest, pkts []codec.Packet) ([]byte, bool) {
+	if s.version == codec.V3 && !s.textPolls && !p.text && hasBinary(pkts) {
+		return codec.AppendBinaryPayload(dst, pkts), true
+	}
+	return codec.AppendPayload(dst, pkts, s.version), false
+}
+
+// hasBinary reports whether any of pkts is binary.
+func hasBinary(pkts []codec.Packet) bool {
+	for _, p := range pkts {
+		if p.Binary {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) onUpgrade(c *transport.WebSocket) {
@@ -654,8 +678,7 @@ func (s *session) receive(m inbound) {
 		s.emit(Event{Type: EventMessage, SID: s.sid, Data: m.pkt.Data, Binary: m.pkt.Binary})
 	case codec.Pong:
 		if s.version != codec.V4 {
-			s.close(ReasonTransportError, errClientPongV3)
-			return
+			return // protocol 3: a stray pong, which the Node 3.x server ignores
 		}
 		s.pongDue = 0
 		s.nextPing = s.srv.now().add(s.srv.opts.PingInterval)

@@ -60,6 +60,7 @@ type WebSocket struct {
 	maxMessage   int64
 	writeTimeout time.Duration
 	deflate      bool // permessage-deflate negotiated
+	base64       bool // V3 binary packets go as base64 text frames
 	threshold    int  // compress outgoing messages longer than this
 
 	// Read side, owned by the reading goroutine.
@@ -105,13 +106,19 @@ type WebSocketOptions struct {
 	// [DefaultCompressionThreshold]; negative means compress none (compressed
 	// messages from the peer are still read).
 	DeflateThreshold int
+
+	// Base64 makes [WebSocket.WritePackets] send protocol 3 binary packets
+	// as base64 in text frames ([codec.AppendBase64Frame]), for a protocol
+	// 3 client that asked for it with b64=1 in its WebSocket URL. Zero
+	// (false) sends them in binary frames. It has no effect on protocol 4.
+	Base64 bool
 }
 
 // NewWebSocketWith wraps an upgraded connection configured by o. br, if not
 // nil, is the handshake's reader: the bytes it has buffered past the
 // handshake are read first, then the connection; br itself is not kept.
 func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
-	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout}
+	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout, base64: o.Base64}
 	c.in.init(conn, br)
 	if o.Deflate {
 		c.deflate = true
@@ -400,6 +407,10 @@ func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 	for _, p := range pkts {
 		op := ws.OpText
 		if codec.FrameIsBinary(p, v) {
+			if c.base64 && v == codec.V3 {
+				b = c.appendBase64Frame(b, p)
+				continue
+			}
 			op = ws.OpBinary
 		}
 		n := codec.FrameLen(p, v)
@@ -425,20 +436,38 @@ func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 	return c.writeLocked(b)
 }
 
+// appendBase64Frame appends the V3 binary packet p as base64 in one text
+// frame, compressed as appendDeflatedFrame would.
+func (c *WebSocket) appendBase64Frame(dst []byte, p codec.Packet) []byte {
+	raw := getBuffer()
+	defer putBuffer(raw)
+	*raw = codec.AppendBase64Frame((*raw)[:0], p)
+	if c.deflate && len(*raw) > c.threshold {
+		return c.appendCompressedFrame(dst, ws.OpText, *raw)
+	}
+	return c.appendFrame(dst, ws.OpText, *raw)
+}
+
 // appendDeflatedFrame appends p as one compressed frame, or as a plain one
-// if compression does not shrink it. The compressed payload is written
-// after room for the largest header, then moved down against the header
-// once its length is known.
+// if compression does not shrink it.
 func (c *WebSocket) appendDeflatedFrame(dst []byte, op ws.OpCode, p codec.Packet, v codec.Version) []byte {
 	raw := getBuffer()
 	defer putBuffer(raw)
 	*raw, _ = codec.AppendFrame((*raw)[:0], p, v)
+	return c.appendCompressedFrame(dst, op, *raw)
+}
+
+// appendCompressedFrame appends raw as one compressed frame, or as a plain
+// one if compression does not shrink it. The compressed payload is written
+// after room for the largest header, then moved down against the header
+// once its length is known.
+func (c *WebSocket) appendCompressedFrame(dst []byte, op ws.OpCode, raw []byte) []byte {
 	start := len(dst)
 	payload := start + ws.MaxHeaderSize
-	dst = appendDeflated(append(dst, make([]byte, ws.MaxHeaderSize)...), *raw)
+	dst = appendDeflated(append(dst, make([]byte, ws.MaxHeaderSize)...), raw)
 	n := len(dst) - payload
-	if n >= len(*raw) {
-		return c.appendFrame(dst[:start], op, *raw)
+	if n >= len(raw) {
+		return c.appendFrame(dst[:start], op, raw)
 	}
 	var hdr [ws.MaxHeaderSize]byte
 	h, mask, masked := c.appendHeader(hdr[:0], op, n)

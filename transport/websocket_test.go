@@ -775,3 +775,61 @@ func TestDeflateHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestBase64Frames: with Base64 on, protocol 3 binary packets leave as
+// base64 text frames (compressed over the threshold when deflate is on),
+// text packets as before, and protocol 4 is untouched; with it off, V3
+// binary packets use binary frames.
+func TestBase64Frames(t *testing.T) {
+	const threshold = 100
+	long := bytes.Repeat([]byte{1, 2, 3}, 200)
+	tests := []struct {
+		name       string
+		o          transport.WebSocketOptions
+		v          codec.Version
+		pkt        codec.Packet
+		op         ws.OpCode
+		wire       string
+		compressed bool
+	}{
+		{"v3 binary", transport.WebSocketOptions{Base64: true}, codec.V3,
+			codec.Packet{Type: codec.Message, Data: []byte{1, 2, 3}, Binary: true}, ws.OpText, "b4AQID", false},
+		{"v3 binary ping", transport.WebSocketOptions{Base64: true}, codec.V3,
+			codec.Packet{Type: codec.Ping, Data: []byte{9}, Binary: true}, ws.OpText, "b2CQ==", false},
+		{"v3 text", transport.WebSocketOptions{Base64: true}, codec.V3,
+			codec.Packet{Type: codec.Message, Data: []byte("hi")}, ws.OpText, "4hi", false},
+		{"v3 binary deflated", transport.WebSocketOptions{Base64: true, Deflate: true, DeflateThreshold: threshold}, codec.V3,
+			codec.Packet{Type: codec.Message, Data: long, Binary: true}, ws.OpText,
+			string(codec.AppendBase64Frame(nil, codec.Packet{Type: codec.Message, Data: long, Binary: true})), true},
+		{"v3 binary without Base64", transport.WebSocketOptions{}, codec.V3,
+			codec.Packet{Type: codec.Message, Data: []byte{1, 2, 3}, Binary: true}, ws.OpBinary, "\x04\x01\x02\x03", false},
+		{"v4 binary with Base64", transport.WebSocketOptions{Base64: true}, codec.V4,
+			codec.Packet{Type: codec.Message, Data: []byte{1, 2, 3}, Binary: true}, ws.OpBinary, "\x01\x02\x03", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, peer := rawPeer(t, transport.ServerSide, tc.o)
+			// A text packet first, so that frames of one write mix both kinds.
+			pkts := []codec.Packet{{Type: codec.Noop}, tc.pkt}
+			if err := c.WritePackets(pkts, tc.v); err != nil {
+				t.Fatal(err)
+			}
+			if f := readFrame(t, peer); f.Header.OpCode != ws.OpText || string(f.Payload) != "6" {
+				t.Fatalf("first frame %v %q, want text \"6\"", f.Header.OpCode, f.Payload)
+			}
+			f := readFrame(t, peer)
+			if f.Header.OpCode != tc.op || f.Header.Rsv1() != tc.compressed {
+				t.Fatalf("frame %v RSV1=%v, want %v RSV1=%v", f.Header.OpCode, f.Header.Rsv1(), tc.op, tc.compressed)
+			}
+			if tc.compressed {
+				var err error
+				if f, err = wsflate.DecompressFrame(f); err != nil {
+					t.Fatalf("wsflate: %v", err)
+				}
+			}
+			if string(f.Payload) != tc.wire {
+				t.Fatalf("frame payload %q, want %q", f.Payload, tc.wire)
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ func main() {
 	pingTimeout := flag.Duration("ping-timeout", 20*time.Second, "ping timeout")
 	maxPayload := flag.Int64("max-payload", 1_000_000, "maximum payload in bytes")
 	upgradeTimeout := flag.Duration("upgrade-timeout", 10*time.Second, "polling-to-WebSocket upgrade timeout")
+	eio3 := flag.Bool("eio3", false, "also accept protocol 3 clients (Socket.IO 2 era), as the Node server's allowEIO3")
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
@@ -53,6 +54,7 @@ func main() {
 		PingTimeout:    *pingTimeout,
 		MaxPayload:     *maxPayload,
 		UpgradeTimeout: *upgradeTimeout,
+		AllowEIO3:      *eio3,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	applyCORS(opts, *cors)

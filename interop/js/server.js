@@ -3,13 +3,16 @@
 //
 // Usage: node server.js [port=0] [pingInterval=ms] [pingTimeout=ms]
 //                       [maxHttpBufferSize=bytes] [perMessageDeflate=1]
+//                       [version=3]
+//
+// version=3 runs the protocol 3 server of the Socket.IO 2 era, engine.io
+// 3.6.2 (npm alias engine.io-v3), instead of the current one.
 //
 // It prints "listening on http://127.0.0.1:PORT" once ready. Text and
 // binary messages come back as they came; the text message "close" makes
 // the server close that socket instead (a server-initiated close). A
 // handshake carrying the header X-Refuse is refused.
 const http = require("http");
-const { Server } = require("engine.io");
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -18,6 +21,7 @@ const args = Object.fromEntries(
   }),
 );
 const num = (name, def) => (args[name] !== undefined ? Number(args[name]) : def);
+const { Server } = require(args.version === "3" ? "engine.io-v3" : "engine.io");
 
 const httpServer = http.createServer();
 const server = new Server({
