@@ -1123,7 +1123,7 @@ func memPoll(srv *Server, method, query string, body string) (int, []codec.Packe
 // must end once, with ReasonServerDisconnect; every message Send accepted
 // must have reached its client exactly once, in order, or be counted in
 // Stats().Undelivered (the idle clients' never can: their sessions wait
-// PingTimeout for a GET, then give up); no goroutine may be left.
+// Shutdown's grace for a GET, then give up); no goroutine may be left.
 func TestShutdownBusySessions(t *testing.T) {
 	total, nWS, nPollers := shutdownBusySize()
 	ignore := goleak.IgnoreCurrent()

@@ -202,9 +202,11 @@ func (s *Server) Len() int { return s.sessions.Size() }
 // every session as Disconnect does (queued messages are flushed, then a
 // close packet), waits until every session's goroutines have exited and
 // their events have been read, and closes the Events channel. A polling
-// session with no GET held waits a quarter of a second (not PingTimeout,
-// as after Disconnect) for one to take its close packet, so a client that
-// vanished after its handshake does not hold Shutdown up.
+// session with no GET held waits for one only until a second after its
+// client was last heard from (a GET, a POST or the handshake; not
+// PingTimeout, as after Disconnect): a client still there polls again at
+// once and gets the rest of its queue and the close packet, and a client
+// that vanished after its handshake does not hold Shutdown up.
 //
 // The [http.Server] that serves the Server's requests begins Shutdown too
 // when its own Shutdown is called: held long-polls are answered with the

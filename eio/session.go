@@ -150,6 +150,7 @@ type session struct {
 	upgradeDue instant
 	closeDue   instant // a graceful close waits this long for a GET
 	pollDue    instant // a GET held during an upgrade is settled then: see onPoll
+	heard      instant // a polling session's client last polled, posted or shook hands
 
 	closeErr error
 
@@ -266,6 +267,7 @@ func (s *session) begin() {
 	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
 	s.req = nil
+	s.heard = now // the handshake, for a polling session
 	if s.version == codec.V4 {
 		s.nextPing = now.add(s.srv.opts.PingInterval)
 	} else {
@@ -501,6 +503,7 @@ func (s *session) settlePoll() {
 }
 
 func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
+	s.heardFrom()
 	buf := transport.AcquireBuffer()
 	var binary bool
 	*buf, binary = s.appendPoll(*buf, p, pkts)
@@ -649,6 +652,8 @@ func (s *session) handleInbound() int {
 	for i := range batch {
 		if s.reason == 0 {
 			s.receive(batch[i])
+		} else if batch[i].from == nil {
+			s.heardFrom() // a POST while the session ends
 		}
 		batch[i] = inbound{}
 	}
@@ -906,11 +911,30 @@ func (s *session) handleWake() {
 	}
 	now := s.srv.now()
 	o := &s.srv.opts
+	if s.reason == 0 && (due(s.upgradeDue, now) || due(s.pollDue, now) || due(s.pongDue, now)) ||
+		due(s.closeDue, now) {
+		// What arrived before the deadline passed counts before it is
+		// judged: the upgrade packet before the upgrade timeout or the
+		// settling of a GET held during the upgrade, the pong before the
+		// ping timeout, a GET before a graceful close gives up waiting for
+		// one. The deadline's wake-up and the request may have come in the
+		// same pass, and this pass has not taken the mailboxes in yet.
+		s.handleCommands()
+		if s.events.empty() {
+			s.handleInbound()
+		}
+		if s.ended {
+			return
+		}
+	}
 	if due(s.upgradeDue, now) {
 		s.abandonUpgrade(errUpgradeTimeout)
 	}
 	if due(s.pollDue, now) {
 		s.settlePoll()
+	}
+	if due(s.closeDue, now) && s.sendClose && s.srv.closing.Load() && s.posting.Load() {
+		s.heardFrom() // a POST is on its way in: the client is still there
 	}
 	if due(s.closeDue, now) {
 		if !s.lingering {
@@ -924,11 +948,6 @@ func (s *session) handleWake() {
 		s.pingSent = now
 		s.pongDue = now.add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
-	}
-	if due(s.pongDue, now) && s.reason == 0 && s.events.empty() {
-		// The pong may have come and wait in the inbound mailbox, which
-		// this pass has not drained yet: take it in before judging.
-		s.handleInbound()
 	}
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
@@ -1020,13 +1039,10 @@ func (s *session) close(r Reason, err error) {
 	switch {
 	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
 		s.sendClose = true
-		wait := s.srv.opts.PingTimeout
+		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
 		if s.srv.closing.Load() && s.ws == nil {
-			// Shutting down: a live client polls again at once; one that
-			// went away after its handshake must not hold Shutdown up.
-			wait = s.srv.opts.shutdownGrace
+			s.closeDue = s.heard.add(s.shutdownGrace())
 		}
-		s.closeDue = s.srv.now().add(wait)
 		s.arm()
 		if s.writable() {
 			s.flush()
@@ -1050,12 +1066,33 @@ func (s *session) awaitEnd(ctx context.Context) {
 	}
 }
 
-// shutdownGrace is how long, during [Server.Shutdown], a polling session
-// with no GET held waits for one to take its close packet: a client that
-// is still there polls again right after each answer. (Disconnect waits up
-// to PingTimeout instead: there a client that misses the close packet would
-// take the end for a transport failure and reconnect.)
-const shutdownGrace = 250 * time.Millisecond
+// heardFrom notes that a polling client has just made itself heard. During
+// Shutdown, its session then waits shutdownGrace more for the GET that
+// takes the rest of its queue and the close packet.
+func (s *session) heardFrom() {
+	s.heard = s.srv.now()
+	if s.sendClose && s.srv.closing.Load() && s.ws == nil {
+		s.closeDue = s.heard.add(s.shutdownGrace())
+		s.arm()
+	}
+}
+
+// shutdownGrace is the package's shutdownGrace, or PingTimeout if that is
+// shorter: a shutdown never waits longer than a Disconnect.
+func (s *session) shutdownGrace() time.Duration {
+	return min(s.srv.opts.shutdownGrace, s.srv.opts.PingTimeout)
+}
+
+// shutdownGrace is how long after its client was last heard from (a GET,
+// a POST, the handshake), during [Server.Shutdown], a polling session with
+// no GET held waits for one to take the rest of its queue and its close
+// packet: a client that is still there polls again right after each
+// answer, and one that went away after its handshake, or between two
+// polls, must not hold Shutdown up.
+// (Disconnect waits up to PingTimeout instead: there a client that missed
+// the close packet would take the end for a transport failure and
+// reconnect.)
+const shutdownGrace = time.Second
 
 // lingerForPoll keeps a polling session that its client closed, with no
 // GET held, for settleTime: a GET the client sent before its close may
