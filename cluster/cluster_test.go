@@ -486,8 +486,8 @@ func TestShutdownRelayed(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, `"code":1`) {
 		t.Errorf("b answered %d %q", status, body)
 	}
-	if err := a.Send(ctx, polling.SID(), []byte("x")); !errors.Is(err, eio.ErrUnknownSession) {
-		t.Errorf("Send on a shut-down node = %v", err)
+	if err := a.Send(ctx, polling.SID(), []byte("x")); !errors.Is(err, eio.ErrServerClosed) {
+		t.Errorf("Send on a shut-down node = %v, want eio.ErrServerClosed", err)
 	}
 	if err := a.Send(ctx, "AAAA.b", []byte("x")); !errors.Is(err, ErrClosed) || !errors.Is(err, eio.ErrServerClosed) {
 		t.Errorf("remote Send from a shut-down node = %v", err)

@@ -791,6 +791,13 @@ func (s *session) queueCtrl(p codec.Packet) {
 // when it is owed and nothing is left before it. closing reports that the
 // close packet is in.
 func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
+	if s.version == codec.V4 && s.reason == 0 {
+		for _, p := range s.ctrl {
+			if p.Type == codec.Ping {
+				s.pingLeaves()
+			}
+		}
+	}
 	b = append(s.batch[:0], s.ctrl...)
 	clear(s.ctrl)
 	s.ctrl = s.ctrl[:0]
@@ -814,6 +821,19 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 		closing = true
 	}
 	return b, closing
+}
+
+// pingLeaves restarts the pong wait now that the ping is written: the
+// client cannot answer a ping before it has it, and the session may have
+// held it back (no GET to take it, or one held during an upgrade). The
+// wait never gets shorter, so a client that never polls again still times
+// out from when the ping was queued.
+func (s *session) pingLeaves() {
+	now := s.srv.now()
+	o := &s.srv.opts
+	s.pingSent = now
+	s.pongDue = max(s.pongDue, now.add(o.PingTimeout+o.PingGrace))
+	s.arm()
 }
 
 // countMessages counts the message packets among pkts.
