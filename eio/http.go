@@ -350,7 +350,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 		sess.requestClose(ReasonTransportError, errBinaryPost, false)
 		return
 	}
-	body, err := transport.ReadBody(w, r, s.opts.MaxPayload)
+	body, err := transport.ReadBody(w, r, s.opts.MaxPayload, nil)
 	if errors.Is(err, transport.ErrBodyTooLarge) {
 		s.log.Info("eio: POST body over MaxPayload", "sid", sess.sid, "limit", s.opts.MaxPayload)
 		w.Header().Set("Connection", "close")
