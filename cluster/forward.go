@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/loglimit"
 	"github.com/nats-io/nats.go"
 )
 
@@ -176,10 +177,10 @@ func (n *Node) forwardError(w http.ResponseWriter, r *http.Request, err error) {
 	case n.closing.Load():
 		unavailable(w)
 	case errors.Is(err, errOwnerGone) || n.members.state(owner, time.Now()) == dead:
-		n.log.Debug("cluster: request for a session of a node that is gone", "owner", owner, "err", err)
+		n.log.Debug("cluster: request for a session of a node that is gone", "owner", owner, "err", loglimit.Error{Err: err})
 		unknownSession(w)
 	default:
-		n.log.Warn("cluster: forwarding failed", "owner", owner, "err", err)
+		n.log.Warn("cluster: forwarding failed", "owner", owner, "err", loglimit.Error{Err: err})
 		writeJSONError(w, http.StatusBadGateway, eio.CodeBadRequest, "Forwarding to the session's node failed")
 	}
 }

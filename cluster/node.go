@@ -16,6 +16,7 @@ import (
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/loglimit"
 	"github.com/nats-io/nats.go"
 )
 
@@ -675,10 +676,11 @@ type stdJSON struct{}
 func (stdJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (stdJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
-// logWriter sends net/http's log lines to the node's logger at Debug.
+// logWriter sends net/http's log lines to the node's logger at Debug,
+// bounded: they may quote what a client sent.
 type logWriter struct{ log *slog.Logger }
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.log.Debug("cluster: http: " + string(p))
+	w.log.Debug("cluster: http", "line", loglimit.Text(p))
 	return len(p), nil
 }

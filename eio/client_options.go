@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"time"
 )
@@ -48,8 +49,11 @@ type ClientOptions struct {
 	// leaves an upgrading client on polling. A Timeout on the client must
 	// exceed the server's pingInterval plus pingTimeout, which bound a
 	// long-poll. Nil means a client of its own, with
-	// http.ProxyFromEnvironment, whose idle connections are closed when the
-	// connection ends; a client passed here is never closed.
+	// http.ProxyFromEnvironment and a cookie jar of its own (the cookies a
+	// server sets, such as a session binding cookie, come back on the
+	// connection's later requests and its WebSocket upgrade), whose idle
+	// connections are closed when the connection ends; a client passed
+	// here is never closed. Its Jar, if any, is used the same way.
 	HTTPClient *http.Client
 	// RequestTimeout bounds each request: the handshake (polling GET or
 	// WebSocket handshake and open packet), each POST, the WebSocket probe
@@ -171,7 +175,8 @@ func (o *ClientOptions) withDefaults() clientOptions {
 			MaxIdleConnsPerHost: 2, // one held GET and one POST
 			IdleConnTimeout:     90 * time.Second,
 		}
-		r.httpc = &http.Client{Transport: r.own}
+		jar, _ := cookiejar.New(nil) // never fails without options
+		r.httpc = &http.Client{Transport: r.own, Jar: jar}
 		r.wsProxy = r.own.Proxy
 	}
 	if r.wsDial == nil {

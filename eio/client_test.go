@@ -1215,3 +1215,26 @@ func TestClientHugePingValues(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestClientBindCookie: against a server that binds sessions to a
+// cookie, the client with its default HTTP client keeps the cookie and
+// works on every transport, upgrade included (the upgrade request must
+// carry it).
+func TestClientBindCookie(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			e := clStartEcho(t, &eio.Options{BindCookie: &http.Cookie{}}, false)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			clienttest.WaitTransport(t, c, m.Final)
+			clienttest.SendNumbered(t, c, 50, false)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
+			defer cancel()
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ev := e.nextDisconnect(t); ev.Reason != eio.ReasonClientDisconnect {
+				t.Fatalf("server saw %v (%v), want client disconnect", ev.Reason, ev.Err)
+			}
+		})
+	}
+}

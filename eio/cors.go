@@ -3,6 +3,8 @@ package eio
 import (
 	"net/http"
 	"strings"
+
+	"github.com/chanio/chanio/internal/loglimit"
 )
 
 // checkCORS applies the origin policy to r. It returns false, having
@@ -16,7 +18,7 @@ func (s *Server) checkCORS(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !s.originAllowed(r, origin) {
-		s.log.Info("eio: origin refused", "origin", origin, "remote", r.RemoteAddr)
+		s.log.Info("eio: origin refused", "origin", loglimit.Text(origin), "remote", loglimit.Text(r.RemoteAddr))
 		s.stats.rejected[CodeBadRequest].Add(1)
 		writeJSONError(w, http.StatusBadRequest, CodeBadRequest, "Not an accepted origin")
 		return false

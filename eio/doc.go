@@ -61,4 +61,21 @@
 //	for ev := range c.Events() {
 //		fmt.Println(ev.Type, string(ev.Data))
 //	}
+//
+// # Hostile peers
+//
+// A session id is a bearer token, in every Engine.IO server: whoever
+// holds it can long-poll the session's messages, post as it, and take it
+// over by upgrading to WebSocket from anywhere. Serve over TLS, keep ids
+// out of logs and URLs you share (the server logs them at Debug only; see
+// [Options.Logger]), and set [Options.BindCookie] to bind each session to
+// a secret cookie set on its handshake, so that an id alone is refused.
+//
+// Memory follows the bytes a peer sends, not the lengths it declares (see
+// [Options.MaxPayload] for what one connection can cost, and
+// [Options.MaxBytesInFlight] for a server-wide bound); a POST body is read
+// within [Options.BodyTimeout]. What the server logs about its peers is
+// bounded and rate-limited. The [http.Server] you mount the server on
+// bounds the rest: set ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes,
+// as the examples do.
 package eio

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -26,6 +27,8 @@ func ExampleOptions() {
 		PingTimeout:          5 * time.Second,  // default 20s
 		PingGrace:            2 * time.Second,  // extra pong wait, not advertised
 		MaxPayload:           64 << 10,         // bytes per POST or WebSocket message
+		MaxBytesInFlight:     64 << 20,         // all messages and POSTs still arriving, together
+		BodyTimeout:          5 * time.Second,  // to read one POST body; default PingTimeout
 		MaxQueueBytes:        256 << 10,        // per-session outbound bound: "slow consumer" past it
 		WriteTimeout:         5 * time.Second,  // one WebSocket write
 		MaxPollPackets:       16,               // per long-poll response (python-engineio's limit)
@@ -55,6 +58,7 @@ func ExampleOptions() {
 		},
 		InitialMessage:     []byte("welcome"),
 		Cookie:             &http.Cookie{Name: "io", HttpOnly: true, Secure: true},
+		BindCookie:         &http.Cookie{Secure: true},
 		JSON:               nil, // encoding/json
 		DisablePingTimeout: false,
 		AllowEIO3:          true, // Socket.IO 2 era clients
@@ -85,6 +89,35 @@ func ExampleOptions() {
 	// open: upgrades [websocket], ping 10000/5000 ms, maxPayload 65536
 	// then: 4welcome
 	// cookie: io true
+}
+
+// A session bound to the client that opened it: whoever learns its id
+// but lacks the cookie set on the handshake is refused.
+func ExampleOptions_bindCookie() {
+	srv := eio.NewServer(&eio.Options{
+		BindCookie: &http.Cookie{}, // set Secure behind TLS
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+
+	jar, _ := cookiejar.New(nil)
+	owner := &http.Client{Jar: jar} // browsers, and eio.Dial's client, keep cookies
+	resp, _ := owner.Get(hs.URL + "/engine.io/?EIO=4&transport=polling")
+	var open struct{ SID string }
+	_ = json.Unmarshal([]byte(readAll(resp)[1:]), &open)
+	c := resp.Cookies()[0]
+	fmt.Println("cookie:", c.Name, c.HttpOnly, c.Path)
+
+	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + open.SID
+	resp, _ = http.Post(url, "text/plain;charset=UTF-8", strings.NewReader("4stolen"))
+	fmt.Println("the id alone:", resp.StatusCode, readAll(resp))
+	resp, _ = owner.Post(url, "text/plain;charset=UTF-8", strings.NewReader("4mine"))
+	fmt.Println("with the cookie:", resp.StatusCode, readAll(resp))
+	// Output:
+	// cookie: io_bind true /engine.io
+	// the id alone: 403 {"code":4,"message":"Forbidden"}
+	// with the cookie: 200 ok
 }
 
 func readAll(resp *http.Response) string {

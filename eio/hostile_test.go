@@ -2,16 +2,21 @@ package eio
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -426,6 +431,85 @@ func hostileCases() []hostileCase {
 		{name: "ping from the client", run: badFrame("2", ws.StatusNormalClosure)},
 		{name: "open packet from the client", run: badFrame("0{}", ws.StatusNormalClosure)},
 		{name: "message over MaxPayload on WebSocket", opts: small, run: badFrame("4"+strings.Repeat("d", 1000), ws.StatusMessageTooBig)},
+		{name: "frame length with its top bit set", run: func(t *testing.T, h *hostileEnv) (string, Reason) {
+			// RFC 6455 5.2: the most significant bit of a 64-bit length
+			// must be 0. A violation is a protocol error: 1002.
+			c, sid := newWS(t, h)
+			if _, err := c.conn.Write([]byte{0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 2, 1, 2, 3, 4}); err != nil {
+				t.Fatal(err)
+			}
+			if code := expectWSClose(t, c); code != ws.StatusProtocolError {
+				t.Errorf("close code %d, want 1002", code)
+			}
+			return sid, ReasonTransportError
+		}},
+		{name: "POST body that never arrives", opts: &Options{PingInterval: time.Hour, PingTimeout: 300 * time.Millisecond},
+			run: func(t *testing.T, h *hostileEnv) (string, Reason) {
+				// BodyTimeout is zero: PingTimeout bounds the body. The
+				// session's own ping timeout is an hour away.
+				p := newPoll(t, h)
+				start := time.Now()
+				resp, b := h.raw(t, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 100\r\n\r\n4partial",
+					h.path("transport=polling&sid="+p.sid)))
+				cut := time.Since(start)
+				t.Logf("a POST stalled after 8 of its 100 bytes was answered %d after %v (BodyTimeout 300ms)", resp.StatusCode, cut.Round(time.Millisecond))
+				checkJSONError(t, resp.StatusCode, resp.Header, b, http.StatusRequestTimeout, CodeBadRequest, "Request timeout")
+				if cut < 300*time.Millisecond {
+					t.Errorf("answered after %v, before BodyTimeout", cut)
+				}
+				if s := h.app.waitDisconnect(t, p.sid, 5*time.Second); !errors.Is(s.err, errPostTimeout) {
+					t.Errorf("session ended with %v, want errPostTimeout", s.err)
+				}
+				return p.sid, ReasonTransportError
+			}},
+		{name: "MaxBytesInFlight", opts: &Options{MaxBytesInFlight: 64 << 10}, run: func(t *testing.T, h *hostileEnv) (string, Reason) {
+			// One client holds 56 KiB of the 64 KiB budget with a message
+			// half sent; a WebSocket message and a POST that need more are
+			// refused and end their sessions; the first message, once
+			// complete, is delivered and its bytes given back.
+			holder, holderSID := newWS(t, h)
+			big := "4" + strings.Repeat("h", 56<<10-1)
+			var frame bytes.Buffer
+			_ = ws.WriteFrame(&frame, ws.MaskFrameInPlace(ws.NewTextFrame([]byte(big))))
+			wire := frame.Bytes()
+			if _, err := holder.conn.Write(wire[:40<<10]); err != nil {
+				t.Fatal(err)
+			}
+			if !pollUntil(5*time.Second, func() bool { return h.srv.budget.InUse() == 56<<10 }) {
+				t.Fatalf("budget in use %d, want %d", h.srv.budget.InUse(), 56<<10)
+			}
+			c, sid := newWS(t, h)
+			if err := c.write("4" + strings.Repeat("w", 16<<10)); err != nil {
+				t.Fatal(err)
+			}
+			if code := expectWSClose(t, c); code != 1013 {
+				t.Errorf("close code %d, want 1013 (try again later)", code)
+			}
+			p := newPoll(t, h)
+			st, hdr, b := h.do(t, http.MethodPost, pollURL(h.base, p.sid), nil, []byte("4"+strings.Repeat("p", 16<<10)))
+			checkJSONError(t, st, hdr, b, http.StatusServiceUnavailable, CodeBadRequest, "Server busy")
+			if s := h.app.waitDisconnect(t, p.sid, 5*time.Second); s.reason != ReasonTransportError {
+				t.Errorf("POSTing session ended with %v, want transport error", s.reason)
+			}
+			if _, err := holder.conn.Write(wire[40<<10:]); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				data, _, err := holder.read(5 * time.Second)
+				if err != nil {
+					t.Fatalf("echo of the held message: %v", err)
+				}
+				if data == big {
+					break
+				}
+			}
+			if n := h.srv.budget.InUse(); n != 0 {
+				t.Errorf("budget in use %d once the message was delivered", n)
+			}
+			_ = holder.write("1")
+			h.app.waitDisconnect(t, holderSID, 5*time.Second)
+			return sid, ReasonTransportError
+		}},
 		{name: "compressed message inflating past MaxPayload", opts: &Options{MaxPayload: 1000, WebSocketCompression: true},
 			run: func(t *testing.T, h *hostileEnv) (string, Reason) {
 				d := ws.Dialer{Extensions: []httphead.Option{transport.DeflateOffer()}}
@@ -657,4 +741,475 @@ func (l *handshakeLimiter) authorize(r *http.Request) error {
 	}
 	l.tokens[key] = tok - 1
 	return nil
+}
+
+// quotingRejection is an Authorize error that quotes what the client
+// sent and answers as a Rejection.
+type quotingRejection struct{ msg string }
+
+func (e quotingRejection) Error() string { return e.msg }
+func (e quotingRejection) Unwrap() error { return &Rejection{Status: http.StatusForbidden} }
+
+// fakeClock is a time that moves only when told, for the log rate limit.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := new(fakeClock)
+	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// memServer is a server answered in memory (ServeHTTP on a recorder) with
+// its Info log captured and its log clock frozen, and an application that
+// counts disconnects.
+type memServer struct {
+	srv         *Server
+	log         *lockedWriter
+	clock       *fakeClock
+	disconnects atomic.Int64
+	done        chan struct{}
+}
+
+func newMemServer(t *testing.T, opts *Options) *memServer {
+	t.Helper()
+	o := *opts
+	m := &memServer{log: new(lockedWriter), clock: newFakeClock(), done: make(chan struct{})}
+	o.Logger = slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	m.srv = newServer(&o, m.clock.now)
+	go func() {
+		defer close(m.done)
+		for ev := range m.srv.Events() {
+			if ev.Type == EventDisconnect {
+				m.disconnects.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = m.srv.Close()
+		<-m.done
+	})
+	return m
+}
+
+// serve answers one request in memory and returns its status.
+func (m *memServer) serve(req *http.Request) (int, string) {
+	rec := httptest.NewRecorder()
+	m.srv.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// logged returns what was logged since the last call.
+func (m *memServer) logged() string {
+	m.log.mu.Lock()
+	defer m.log.mu.Unlock()
+	s := m.log.b.String()
+	m.log.b.Reset()
+	return s
+}
+
+// TestHostileLogs measures the log bytes a hostile request writes at Info,
+// the level the examples run at. One request with a megabyte Origin used
+// to write a megabyte line (four connections wrote 1 GB in 10 s); now a
+// line holds a 64-byte prefix and the length, and a thousand such
+// requests write the rate limit's ten lines. 500 slow consumers used to
+// write 1,416 lines; now each writes one warning, and the rate limit
+// keeps 500 of them to ten lines and a count.
+func TestHostileLogs(t *testing.T) {
+	const (
+		megabyte  = 1_000_000
+		requests  = 1000
+		lineBound = 512 // bytes in one logged line
+	)
+	huge := strings.Repeat("a", megabyte)
+	// A rejection whose message quotes the token: the 403 body is the
+	// Rejection's, the log line has the message.
+	badToken := quotingRejection{"bad token " + huge}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		req  func() *http.Request
+	}{
+		{"Origin of a megabyte", Options{}, func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling", nil)
+			r.Header.Set("Origin", "https://"+huge)
+			return r
+		}},
+		{"query of a megabyte", Options{}, func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling&pad="+huge, nil)
+		}},
+		{"Authorize error quoting a megabyte", Options{Authorize: func(r *http.Request) error {
+			return badToken // as if built from X-Token
+		}}, func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling", nil)
+			r.Header.Set("X-Token", huge)
+			return r
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMemServer(t, &tc.opts)
+			req := tc.req() // the handler only reads it: parse the megabyte once
+			if status, _ := m.serve(req); status < 400 {
+				t.Fatalf("status %d, want a refusal", status)
+			}
+			one := len(m.logged())
+			for i := 1; i < requests; i++ {
+				m.serve(req)
+			}
+			rest := m.logged()
+			total := one + len(rest)
+			t.Logf("%s: the first request logged %d bytes; %d requests logged %d bytes (%.1f per request, %d lines)",
+				tc.name, one, requests, total, float64(total)/requests, strings.Count(rest, "\n")+1)
+			if one > lineBound {
+				t.Errorf("one request logged %d bytes, want at most %d", one, lineBound)
+			}
+			if total > logBurst*lineBound {
+				t.Errorf("%d requests logged %d bytes with the clock stopped, want at most %d lines' worth", requests, total, logBurst)
+			}
+			m.clock.advance(logEvery)
+			m.serve(req)
+			if l := m.logged(); !strings.Contains(l, fmt.Sprintf("suppressed=%d", requests-logBurst)) {
+				t.Errorf("a line after a second: %q, want suppressed=%d", l, requests-logBurst)
+			}
+		})
+	}
+
+	t.Run("slow consumers", func(t *testing.T) {
+		const sessions = 500
+		m := newMemServer(t, &Options{MaxQueueBytes: 1024, PingInterval: time.Hour, PingTimeout: time.Hour})
+		handshake := func() string {
+			status, body := m.serve(httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling", nil))
+			if status != http.StatusOK {
+				t.Fatalf("handshake: %d %s", status, body)
+			}
+			return parseOpen(t, body).SID
+		}
+		// Fills sid's queue and sends on past it: five sends refused.
+		overflow := func(sid string) {
+			refused := 0
+			for i := 0; refused < 5 && i < 100; i++ {
+				if err := m.srv.Send(sid, []byte(strings.Repeat("x", 500))); err != nil {
+					refused++
+				}
+			}
+		}
+		// One slow consumer: one warning, however many Sends it refuses.
+		sid := handshake()
+		overflow(sid)
+		if !pollUntil(10*time.Second, func() bool { return m.disconnects.Load() == 1 }) {
+			t.Fatal("the slow consumer did not end")
+		}
+		l := m.logged()
+		if n := strings.Count(l, "slow consumer"); n != 1 {
+			t.Errorf("one slow consumer wrote %d warnings, want 1:\n%s", n, l)
+		}
+		if strings.Contains(l, sid) {
+			t.Errorf("the log names the session id: %s", l)
+		}
+		oneLines := strings.Count(l, "\n")
+		for i := 0; i < sessions; i++ {
+			overflow(handshake())
+		}
+		if !pollUntil(30*time.Second, func() bool { return m.disconnects.Load() == 1+sessions }) {
+			t.Fatalf("%d of %d slow consumers ended", m.disconnects.Load()-1, sessions)
+		}
+		l = m.logged()
+		lines := strings.Count(l, "\n")
+		t.Logf("one slow consumer logged %d lines; %d more logged %d lines, %d bytes", oneLines, sessions, lines, len(l))
+		// The first session used one of each message's burst.
+		if n := strings.Count(l, "slow consumer"); n != logBurst-1 {
+			t.Errorf("%d slow consumers wrote %d warnings with the clock stopped, want %d", sessions, n, logBurst-1)
+		}
+		if lines > 2*logBurst {
+			t.Errorf("%d slow consumers wrote %d lines, want at most %d", sessions, lines, 2*logBurst)
+		}
+		m.clock.advance(logEvery)
+		overflow(handshake())
+		if !pollUntil(10*time.Second, func() bool { return m.disconnects.Load() == 2+sessions }) {
+			t.Fatal("the last slow consumer did not end")
+		}
+		if l := m.logged(); !strings.Contains(l, fmt.Sprintf("suppressed=%d", sessions-logBurst+1)) {
+			t.Errorf("the next warning: %q, want suppressed=%d", l, sessions-logBurst+1)
+		}
+	})
+}
+
+// TestSIDsOutOfInfoLogs: a session id is a bearer token, so no Info or
+// Warn line may carry one: each names its session by sidTag's hash. Every
+// line that concerns a session is provoked here, at Info; the ids used to
+// be logged whole ("ping timeout sid=...", refused queries with sid=).
+// At Debug, the handshake line carries both, to tie them together.
+func TestSIDsOutOfInfoLogs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	slow := Options{PingInterval: time.Hour, PingTimeout: time.Hour}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string // the line that must be there
+		run  func(t *testing.T, e *loadEnv) string
+	}{
+		{"ping timeout", Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond}, "ping timeout",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.app.waitDisconnect(t, p.sid, 5*time.Second)
+				return p.sid
+			}},
+		{"refused request naming the session", slow, "request refused",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if status, _, _ := doHTTP(ctx, e.hc, http.MethodGet, eioURL(e.base, "transport=flashsocket&sid="+p.sid), nil, nil); status != http.StatusBadRequest {
+					t.Fatalf("status %d", status)
+				}
+				return p.sid
+			}},
+		{"upgrade abandoned", slow, "upgrade abandoned",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := probe(ctx, e.base, p.sid, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.close()
+				if !pollUntil(5*time.Second, func() bool { return e.srv.Stats().UpgradesFailed == 1 }) {
+					t.Fatal("the upgrade was not abandoned")
+				}
+				return p.sid
+			}},
+		{"POST over MaxPayload", Options{PingInterval: time.Hour, PingTimeout: time.Hour, MaxPayload: 100}, "POST body over MaxPayload",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if status, _ := p.post(ctx, textMsg(strings.Repeat("x", 200))); status != http.StatusRequestEntityTooLarge {
+					t.Fatalf("status %d", status)
+				}
+				e.app.waitDisconnect(t, p.sid, 5*time.Second)
+				return p.sid
+			}},
+		{"slow consumer with undelivered messages", Options{PingInterval: time.Hour, PingTimeout: time.Hour, MaxQueueBytes: 1024}, "slow consumer",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for e.srv.Send(p.sid, []byte(strings.Repeat("x", 500))) == nil {
+				}
+				e.app.waitDisconnect(t, p.sid, 5*time.Second)
+				return p.sid
+			}},
+		{"POST body timed out", Options{PingInterval: time.Hour, PingTimeout: time.Hour, BodyTimeout: 50 * time.Millisecond}, "BodyTimeout",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4", p.sid)
+				e.app.waitDisconnect(t, p.sid, 5*time.Second)
+				return p.sid
+			}},
+		{"binding cookie missing", Options{PingInterval: time.Hour, PingTimeout: time.Hour, BindCookie: &http.Cookie{}}, "request refused",
+			func(t *testing.T, e *loadEnv) string {
+				p, _, err := pollHandshake(ctx, e.hc, e.base) // e.hc keeps no cookies
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, status, _ := p.get(ctx); status != http.StatusForbidden {
+					t.Fatalf("status %d", status)
+				}
+				return p.sid
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newLoggedEnv(t, &tc.opts, false, slog.LevelInfo, time.Now)
+			sid := tc.run(t, e)
+			e.close()
+			log := e.errs.String()
+			if !strings.Contains(log, tc.want) {
+				t.Fatalf("no %q line in:\n%s", tc.want, log)
+			}
+			if strings.Contains(log, sid) {
+				t.Errorf("the session id %s is in the Info log:\n%s", sid, log)
+			}
+			if tag := sidHash(sid); !strings.Contains(log, tag) {
+				t.Errorf("the session's hash %s is not in the log:\n%s", tag, log)
+			}
+			if strings.Contains(log, "level=ERROR") {
+				t.Errorf("errors logged:\n%s", log)
+			}
+		})
+	}
+	t.Run("debug", func(t *testing.T) {
+		e := newLoggedEnv(t, &slow, false, slog.LevelDebug, time.Now)
+		p, _, err := pollHandshake(ctx, e.hc, e.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.close()
+		if want := "sid=" + p.sid + " session=" + sidHash(p.sid); !strings.Contains(e.errs.String(), want) {
+			t.Errorf("no %q in the debug log:\n%s", want, e.errs.String())
+		}
+	})
+}
+
+// TestBindCookie: with Options.BindCookie, a session id alone no longer
+// opens the session. Over polling, WebSocket and the upgrade, a request
+// for the session without its cookie (or with another value) is refused
+// with 403 {"code":4}, and the session goes on for the client that holds
+// the cookie. With Options.Cookie set too, both cookies come with the
+// handshake.
+func TestBindCookie(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, withSticky := range []bool{false, true} {
+		opts := &Options{BindCookie: &http.Cookie{Secure: true}, PingInterval: time.Hour, PingTimeout: time.Hour}
+		if withSticky {
+			opts.Cookie = &http.Cookie{Name: "io"}
+		}
+		name := "BindCookie alone"
+		if withSticky {
+			name = "BindCookie and Cookie"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newLoadEnv(t, opts, true)
+			jar, _ := cookiejar.New(nil)
+			owner := &http.Client{Jar: jar, Transport: e.hc.Transport} // keeps the cookies
+			stranger := &hostileEnv{loadEnv: e, ctx: ctx}              // has the sid, not the cookie
+			forbidden := func(t *testing.T, status int, hdr http.Header, body []byte) {
+				t.Helper()
+				checkJSONError(t, status, hdr, body, http.StatusForbidden, CodeForbidden, "")
+			}
+
+			// The handshake sets the binding cookie.
+			resp, err := owner.Get(eioURL(e.base, "transport=polling"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			sid := parseOpen(t, string(body)).SID
+			var bind *http.Cookie
+			for _, c := range resp.Cookies() {
+				switch c.Name {
+				case "io_bind":
+					bind = c
+				case "io":
+					if !withSticky || c.Value != sid {
+						t.Errorf("sticky cookie %v", c)
+					}
+				default:
+					t.Errorf("unexpected cookie %v", c)
+				}
+			}
+			if withSticky != (len(resp.Cookies()) == 2) {
+				t.Errorf("cookies %v", resp.Cookies())
+			}
+			if bind == nil || bind.Value == "" || bind.Value == sid || !bind.HttpOnly || !bind.Secure ||
+				bind.Path != "/engine.io" || bind.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("binding cookie %+v", bind)
+			}
+			// The jar would not send a Secure cookie over http: hand it over.
+			hu, _ := url.Parse(e.base)
+			bind.Secure = false
+			jar.SetCookies(hu, []*http.Cookie{bind})
+			e.app.waitConnect(t, sid)
+			p := &pollClient{hc: owner, base: e.base, sid: sid}
+
+			// Polling: the stranger is refused, GET and POST.
+			status, hdr, b := stranger.do(t, http.MethodGet, pollURL(e.base, sid), nil, nil)
+			forbidden(t, status, hdr, b)
+			wrong := http.Header{"Cookie": {"io_bind=" + strings.Repeat("A", len(bind.Value))}}
+			status, hdr, b = stranger.do(t, http.MethodPost, pollURL(e.base, sid), wrong, []byte("4stolen"))
+			forbidden(t, status, hdr, b)
+			// The owner is not: its messages come back.
+			if status, err := p.post(ctx, textMsg("mine")); status != http.StatusOK || err != nil {
+				t.Fatalf("owner's POST: %d %v", status, err)
+			}
+			for found := false; !found; {
+				pkts, status, err := p.get(ctx)
+				if err != nil || status != http.StatusOK {
+					t.Fatalf("owner's GET: %d %v", status, err)
+				}
+				for _, pkt := range pkts {
+					found = found || string(pkt.Data) == "mine"
+				}
+			}
+
+			// Upgrade: the stranger's WebSocket is refused before the
+			// handshake; the owner's goes through.
+			_, err = wsDial(ctx, e.base, sid, nil)
+			var se ws.StatusError
+			if !errors.As(err, &se) || int(se) != http.StatusForbidden {
+				t.Fatalf("stranger's upgrade: %v, want 403", err)
+			}
+			status, hdr, b = stranger.do(t, http.MethodGet, eioURL(e.base, "transport=websocket&sid="+sid), wsUpgradeHeader(), nil)
+			forbidden(t, status, hdr, b)
+			c, err := probe(ctx, e.base, sid, http.Header{"Cookie": {"io_bind=" + bind.Value}})
+			if err != nil {
+				t.Fatalf("owner's upgrade: %v", err)
+			}
+			defer c.close()
+			_ = c.write("5")
+			_ = c.write("4upgraded")
+			if data, _, err := c.read(5 * time.Second); err != nil || data != "4upgraded" {
+				t.Fatalf("echo over the upgraded WebSocket: %q %v", data, err)
+			}
+			if s := e.app.get(sid); s.disconnects != 0 {
+				t.Fatalf("the session ended: %v %v", s.reason, s.err)
+			}
+
+			// WebSocket from the start: the upgrade response sets the
+			// cookie, and the sid alone is refused with 403 where an
+			// unbound session answers 400 code 3.
+			var setCookies []string
+			d := ws.Dialer{OnHeader: func(key, value []byte) error {
+				if strings.EqualFold(string(key), "Set-Cookie") {
+					setCookies = append(setCookies, string(value))
+				}
+				return nil
+			}}
+			conn, br, _, err := d.Dial(ctx, wsURL(e.base, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if br != nil {
+				conn = &bufferedConn{Conn: conn, r: io.MultiReader(br, conn)}
+			}
+			wc := &wsClient{conn: conn}
+			defer wc.close()
+			wsSID, err := wc.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(setCookies) != len(resp.Cookies()) || !strings.HasPrefix(setCookies[len(setCookies)-1], "io_bind=") {
+				t.Errorf("WebSocket handshake set %q", setCookies)
+			}
+			status, hdr, b = stranger.do(t, http.MethodGet, pollURL(e.base, wsSID), nil, nil)
+			forbidden(t, status, hdr, b)
+			_ = c.write("1")
+			_ = wc.write("1")
+			e.app.waitDisconnect(t, sid, 5*time.Second)
+			e.app.waitDisconnect(t, wsSID, 5*time.Second)
+			e.close()
+			e.app.checkComplete(t)
+			e.checkNoErrors(t)
+		})
+	}
 }

@@ -1,14 +1,18 @@
 package eio
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/loglimit"
 	"github.com/chanio/chanio/transport"
 	"github.com/gobwas/ws"
 )
@@ -53,6 +57,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, CodeUnknownSID)
 			return
 		}
+		if !s.boundTo(r, sess) {
+			s.fail(w, r, CodeForbidden) // the session goes on
+			return
+		}
 		switch {
 		case name == TransportWebSocket && upgrade:
 			s.serveUpgrade(w, r, sess)
@@ -95,7 +103,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if max := s.opts.MaxSessions; max > 0 && s.sessions.Size() >= max {
 		s.stats.rejected[CodeBadRequest].Add(1)
-		s.log.Warn("eio: handshake refused: MaxSessions reached", "max", max, "remote", r.RemoteAddr)
+		s.log.Warn("eio: handshake refused: MaxSessions reached", "max", max, "remote", loglimit.Text(r.RemoteAddr))
 		w.Header().Set("Retry-After", "5")
 		writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server full")
 		return
@@ -135,7 +143,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code ErrorCode) {
 		status = http.StatusForbidden
 	}
 	s.log.Info("eio: request refused", "code", int(code), "message", code.Message(),
-		"method", r.Method, "query", r.URL.RawQuery, "remote", r.RemoteAddr)
+		"method", loglimit.Text(r.Method), "query", logQuery(r.URL.RawQuery), "remote", loglimit.Text(r.RemoteAddr))
 	writeJSONError(w, status, code, code.Message())
 }
 
@@ -168,9 +176,12 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	sess.textPolls = v == codec.V3 && (wantsBase64(q) || jsonp != "")
 	pkts := s.openPackets(sess.sid, true, v)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
+	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
 	if s.opts.Cookie != nil {
 		http.SetCookie(w, s.cookie(sess.sid))
+	}
+	if s.opts.BindCookie != nil {
+		http.SetCookie(w, s.bindCookie(sess))
 	}
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, v)
@@ -194,18 +205,25 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 		return
 	}
 	upgrader := s.upgrader
-	if s.opts.Cookie != nil {
-		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
+	if s.opts.Cookie != nil || s.opts.BindCookie != nil {
+		h := make(http.Header, 1)
+		if s.opts.Cookie != nil {
+			h.Add("Set-Cookie", s.cookie(sess.sid).String())
+		}
+		if s.opts.BindCookie != nil {
+			h.Add("Set-Cookie", s.bindCookie(sess).String())
+		}
+		upgrader.Header = h
 	}
 	c, err := s.upgradeWebSocket(upgrader, w, r, v)
 	if err != nil {
 		sess.discard()
-		s.log.Debug("eio: websocket handshake failed", "err", err, "remote", r.RemoteAddr)
+		s.log.Debug("eio: websocket handshake failed", "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))
 		return
 	}
 	sess.attach(c)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportWebSocket, "remote", r.RemoteAddr)
+	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportWebSocket, "remote", loglimit.Text(r.RemoteAddr))
 }
 
 // upgradeWebSocket runs the WebSocket handshake with u, negotiating
@@ -228,6 +246,7 @@ func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *h
 	return transport.NewWebSocketWith(conn, rw.Reader, transport.WebSocketOptions{
 		Side:             transport.ServerSide,
 		MaxMessage:       s.opts.MaxPayload,
+		Budget:           s.budget,
 		WriteTimeout:     s.opts.WriteTimeout,
 		Deflate:          neg != nil && neg.Accepted(),
 		DeflateThreshold: s.opts.CompressionThreshold,
@@ -240,6 +259,28 @@ func (s *Server) cookie(sid string) *http.Cookie {
 	c := *s.opts.Cookie
 	c.Value = sid
 	return &c
+}
+
+// bindCookie is the handshake cookie carrying the session's binding secret
+// (Options.BindCookie).
+func (s *Server) bindCookie(sess *session) *http.Cookie {
+	c := *s.opts.BindCookie
+	c.Value = sess.bind
+	return &c
+}
+
+// boundTo reports whether r carries sess's binding cookie, or sessions
+// are not bound.
+func (s *Server) boundTo(r *http.Request, sess *session) bool {
+	if s.opts.BindCookie == nil {
+		return true
+	}
+	for _, c := range r.CookiesNamed(s.opts.BindCookie.Name) {
+		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(sess.bind)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // authorize runs Options.Authorize; it answers a refused handshake and
@@ -265,7 +306,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	if merr != nil {
 		data = []byte(`{"message":"Unauthorized"}`)
 	}
-	s.log.Info("eio: handshake rejected by Authorize", "status", status, "err", err, "remote", r.RemoteAddr)
+	s.log.Info("eio: handshake rejected by Authorize", "status", status, "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
@@ -393,16 +434,30 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 		sess.requestClose(ReasonTransportError, errBinaryPost, false)
 		return
 	}
-	body, err := transport.ReadBody(w, r, s.opts.MaxPayload)
-	if errors.Is(err, transport.ErrBodyTooLarge) {
-		s.log.Info("eio: POST body over MaxPayload", "sid", sess.sid, "limit", s.opts.MaxPayload)
-		w.Header().Set("Connection", "close")
-		writeJSONError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "Payload too large")
-		sess.requestClose(ReasonTransportError, errBodyTooLarge, false)
-		return
-	}
+	body, err := s.readBody(w, r)
 	if err != nil {
-		return // the client went away mid-body
+		// A body refused is answered, with the connection closed (what is
+		// left of the body is not read), and ends the session.
+		var status int
+		var message string
+		switch {
+		case errors.Is(err, transport.ErrBodyTooLarge):
+			s.log.Info("eio: POST body over MaxPayload", "session", sidTag(sess.sid), "limit", s.opts.MaxPayload)
+			status, message, err = http.StatusRequestEntityTooLarge, "Payload too large", errBodyTooLarge
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.log.Info("eio: POST body not read within BodyTimeout", "session", sidTag(sess.sid), "timeout", s.opts.BodyTimeout)
+			status, message, err = http.StatusRequestTimeout, "Request timeout", errPostTimeout
+		case errors.Is(err, transport.ErrReadBudget):
+			s.log.Warn("eio: MaxBytesInFlight reached, POST refused", "session", sidTag(sess.sid), "limit", s.opts.MaxBytesInFlight)
+			w.Header().Set("Retry-After", "1")
+			status, message = http.StatusServiceUnavailable, "Server busy"
+		default:
+			return // the client went away mid-body
+		}
+		w.Header().Set("Connection", "close")
+		writeJSONError(w, status, CodeBadRequest, message)
+		sess.requestClose(ReasonTransportError, err, false)
+		return
 	}
 	if jsonp != "" {
 		if body, err = jsonpBody(body); err != nil {
@@ -446,6 +501,21 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 }
 
 var okBody = []byte("ok")
+
+// readBody reads a POST's body within BodyTimeout, through the
+// connection's read deadline. The deadline bounds the read only: it is
+// cleared once the body is in (net/http clears it too when the body ends
+// and its background read starts), so that the delivery of the packets,
+// which waits while the application is slow, is not cut.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	timed := r.ContentLength != 0 && rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout)) == nil
+	body, err := transport.ReadBody(w, r, s.opts.MaxPayload, s.budget)
+	if timed {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return body, err
+}
 
 // JSONP polling, for old browsers without CORS: the Node and Python servers
 // still answer it when a request has a "j" query parameter. A GET's

@@ -40,7 +40,36 @@ type Options struct {
 	// MaxPayload bounds what a client may send at once: a polling POST body
 	// or a WebSocket message, in bytes. It is advertised in the open packet.
 	// Zero means 1,000,000.
+	//
+	// Memory follows the bytes a client sends, not the lengths it declares:
+	// a message or body is read into a buffer that grows as its bytes
+	// arrive (from a pooled 4 KiB, at most doubling), so a frame header or
+	// a Content-Length that promises a megabyte and stalls holds nothing,
+	// or 4 KiB for a POST, beyond the connection itself. What one
+	// connection can make the server hold while it sends is thus at most
+	// about MaxPayload for the message being received (twice that for a
+	// compressed one: the compressed bytes, then the inflated message), plus
+	// up to MaxPayload of messages received and waiting for the session
+	// (its inbound queue), plus the events waiting in [Server.Events]. Set
+	// MaxBytesInFlight to bound the first part across all connections.
 	MaxPayload int64
+	// MaxBytesInFlight bounds the memory held by messages and POST bodies
+	// still arriving, summed over every connection of the server. A message
+	// that would take the sum past it ends its session: a WebSocket with
+	// close code 1013 (try again later), a POST with 503 and
+	// {"code":3,"message":"Server busy"}. Zero means no server-wide bound:
+	// each connection is bounded by MaxPayload alone.
+	MaxBytesInFlight int64
+	// BodyTimeout bounds the reading of one polling POST body, from the
+	// request's headers to its last byte, through the connection's read
+	// deadline (http.ResponseController). A body not read in time is
+	// answered 408 with {"code":3,"message":"Request timeout"} and ends the
+	// session with [ReasonTransportError]: a client that stalls a POST holds
+	// neither a handler nor its buffer past it. Zero means PingTimeout. A
+	// ResponseWriter that cannot set read deadlines (a wrapper without
+	// Unwrap) leaves the read unbounded, as the http.Server's ReadTimeout
+	// does.
+	BodyTimeout time.Duration
 
 	// DisableCompression turns off compression of polling responses.
 	// Zero (false) gzips or deflates a response body over
@@ -135,8 +164,28 @@ type Options struct {
 	// id as its value (for sticky-session load balancers). Name is
 	// required; a zero Path means "/" and a zero SameSite means Lax; the
 	// other attributes (Domain, Secure, HttpOnly, MaxAge) are sent as set.
-	// Nil sends no cookie.
+	// Nil sends no cookie. Its value is the session id itself, so it proves
+	// nothing; BindCookie does.
 	Cookie *http.Cookie
+	// BindCookie, if set, binds every session to the client that opened
+	// it (beyond the reference servers). A session id is a bearer token:
+	// whoever learns it can poll the session's messages, post as it, and
+	// take it over by upgrading to WebSocket. With BindCookie, the
+	// handshake response also sets a cookie of this name holding a secret
+	// of its own (120 random bits, unrelated to the id), and every later
+	// request for the session (long-poll GET, POST, WebSocket upgrade) must
+	// carry it: one that does not is refused with 403
+	// {"code":4,"message":"Forbidden"}, and the session goes on untouched.
+	// It works with Cookie set or not; the two cookies are independent.
+	//
+	// A zero Name means "io_bind"; a zero Path means the server's Path;
+	// a zero SameSite means Lax; HttpOnly is always set; Domain, Secure
+	// and MaxAge are sent as set (set Secure behind TLS). Clients must keep
+	// cookies: browsers do on the same site (across sites, set SameSite to
+	// None with Secure, and withCredentials on the JavaScript client); the
+	// Go [Client] does with its default HTTP client, or with a Jar in
+	// ClientOptions.HTTPClient. Nil binds nothing, as the reference.
+	BindCookie *http.Cookie
 	// JSON encodes the values of [Server.SendJSON]. Nil means
 	// encoding/json.
 	JSON JSONCodec
@@ -157,6 +206,18 @@ type Options struct {
 	// (Info), upgrades (Debug), ping timeouts (Info), slow consumers
 	// (Warn), internal failures (Error). Nil logs only errors, to
 	// slog.Default().
+	//
+	// The server bounds what its peers can make it log. Text a peer chose
+	// (an Origin, a query, an error that quotes them) is logged as its
+	// first 64 bytes and its length. Each Info and Warn message is logged
+	// at most 10 times at once and then once a second; the next line of a
+	// message after dropped ones says how many were dropped
+	// ("suppressed=N"); [Server.Stats] counts every event. Debug and Error
+	// lines are not limited. A session id is a bearer token (see
+	// BindCookie), so Info and Warn lines name a session by a short hash,
+	// "session=3a1f09c2b4e5" (the first 12 hex digits of the SHA-256 of
+	// its id); Debug lines carry the id itself, and the handshake's Debug
+	// line both.
 	Logger *slog.Logger
 }
 
@@ -257,6 +318,26 @@ func (o *Options) withDefaults() serverOptions {
 	}
 	if r.JSON == nil {
 		r.JSON = stdJSON{}
+	}
+	if r.BodyTimeout <= 0 {
+		r.BodyTimeout = r.PingTimeout
+	}
+	if r.MaxBytesInFlight < 0 {
+		r.MaxBytesInFlight = 0
+	}
+	if r.BindCookie != nil {
+		c := *r.BindCookie
+		if c.Name == "" {
+			c.Name = "io_bind"
+		}
+		if c.Path == "" && r.Path != "/" {
+			c.Path = r.Path[:len(r.Path)-1] // matches the path with and without its slash
+		}
+		if c.SameSite == 0 {
+			c.SameSite = http.SameSiteLaxMode
+		}
+		c.HttpOnly = true
+		r.BindCookie = &c
 	}
 	if r.Cookie != nil {
 		c := *r.Cookie

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/stall"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 )
@@ -44,13 +45,21 @@ type loadEnv struct {
 // application loop that echoes messages back when echo is set.
 func newLoadEnv(t testing.TB, opts *Options, echo bool) *loadEnv {
 	t.Helper()
+	return newLoggedEnv(t, opts, echo, slog.LevelError, time.Now)
+}
+
+// newLoggedEnv is newLoadEnv with the server logging at level to e.errs
+// (which then holds more than errors: use its text, not checkNoErrors),
+// its log rate limit reading the time from now.
+func newLoggedEnv(t testing.TB, opts *Options, echo bool, level slog.Level, now func() time.Time) *loadEnv {
+	t.Helper()
 	o := Options{}
 	if opts != nil {
 		o = *opts
 	}
 	e := &loadEnv{errs: new(lockedWriter)}
-	o.Logger = slog.New(slog.NewTextHandler(e.errs, &slog.HandlerOptions{Level: slog.LevelError}))
-	e.srv = NewServer(&o)
+	o.Logger = slog.New(slog.NewTextHandler(e.errs, &slog.HandlerOptions{Level: level}))
+	e.srv = newServer(&o, now)
 	e.hs = httptest.NewServer(e.srv)
 	e.base = e.hs.URL
 	e.app = startAppLog(e.srv, echo)
@@ -220,6 +229,22 @@ func (c *wsClient) open() (string, error) {
 }
 
 func (c *wsClient) close() { _ = c.conn.Close() }
+
+// probe opens a WebSocket to upgrade the polling session sid (with the
+// request's extra header, if any) and runs the probe, 2probe and 3probe;
+// the upgrade packet is the caller's to send.
+func probe(ctx context.Context, base, sid string, header http.Header) (*wsClient, error) {
+	c, err := wsDial(ctx, base, sid, header)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.write("2probe")
+	if data, _, err := c.read(5 * time.Second); err != nil || data != "3probe" {
+		c.close()
+		return nil, fmt.Errorf("probe answered %q: %v", data, err)
+	}
+	return c, nil
+}
 
 // seqOf returns n for a numbered message "n" or "n:anything".
 func seqOf(data []byte) (int, bool) {
@@ -483,12 +508,27 @@ func (a *appLog) reasons() map[Reason]int {
 
 // heapInuse returns HeapInuse after two collections (the second empties
 // the sync.Pool victim caches).
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
+func heapInuse() uint64 { return stall.HeapInuse() }
+
+// pollUntil checks cond every millisecond until it holds, for state that
+// no event announces (a counter), and reports whether it did within
+// timeout.
+func pollUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// stackInuse returns the bytes of goroutine stacks in use.
+func stackInuse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	return ms.StackInuse
 }
 
 // waitGoroutines waits up to grace for the goroutine count to fall to at

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/stall"
 	"go.uber.org/goleak"
 )
 
@@ -1433,4 +1434,164 @@ func TestShutdownRacesHandshakes(t *testing.T) {
 	e.app.checkComplete(t)
 	e.checkNoErrors(t)
 	goleak.VerifyNone(t, ignore)
+}
+
+// stalledConns is how many connections TestStalledDeclaredLengths stalls:
+// the issue's 1,000, or 200 under the race detector (which costs several
+// times the memory per goroutine) and -short.
+func stalledConns() int {
+	if raceEnabled || testing.Short() {
+		return 200
+	}
+	return 1000
+}
+
+// stallBound is the most a peer that declares a length and stalls may
+// cost per connection: under 64 KiB (issue 20), where the megabyte
+// declared used to be allocated up front.
+const stallBound = 64 << 10
+
+// TestStalledDeclaredLengths: 1,000 WebSocket sessions whose client sends
+// one frame header declaring 999,000 bytes and stalls, and 1,000 polling
+// sessions whose client sends a POST declaring Content-Length: 1000000
+// and no body. Each stall must cost under stallBound of heap per
+// connection (for a POST, the HTTP server's connection and handler
+// included), measured once every server goroutine is blocked reading the
+// bytes that never come.
+func TestStalledDeclaredLengths(t *testing.T) {
+	n := stalledConns()
+	slow := &Options{PingInterval: time.Hour, PingTimeout: time.Hour} // BodyTimeout too
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	t.Run("websocket frame header of 999,000 bytes", func(t *testing.T) {
+		e := newLoadEnv(t, slow, false)
+		hBase := heapInuse()
+		clients := make([]*wsClient, n)
+		for i := range clients {
+			c, err := wsDial(ctx, e.base, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.close()
+			clients[i] = c
+		}
+		waitSessions(t, e, n)
+		h0, s0 := heapInuse(), stackInuse()
+		// FIN, text, masked, 64-bit length 999,000, mask; no payload.
+		header := []byte{0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x0f, 0x3e, 0x58, 1, 2, 3, 4}
+		for _, c := range clients {
+			if _, err := c.conn.Write(header); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stall.Wait(ctx, stall.IOWait, "transport.(*WebSocket).ReadMessage", n); err != nil {
+			t.Fatal(err)
+		}
+		h1, s1 := heapInuse(), stackInuse()
+		per := (int64(h1) - int64(h0)) / int64(n)
+		t.Logf("%d WebSocket sessions: heap %s connected (%s per session, client side included), %s with every one stalled in a frame header declaring 999,000 bytes: %s per stalled connection (bound %s); goroutine stacks %s (the readers woken by the headers)",
+			n, smib(int64(h0)-int64(hBase)), kib(float64(int64(h0)-int64(hBase))/float64(n)), smib(int64(h1)-int64(h0)), kib(float64(per)), kib(stallBound), smib(int64(s1)-int64(s0)))
+		if per >= stallBound {
+			t.Errorf("a stalled frame header costs %s per connection, want under %s", kib(float64(per)), kib(stallBound))
+		}
+		for _, c := range clients {
+			c.close()
+		}
+		if !e.app.waitFor(time.Minute, func() bool { return e.srv.Len() == 0 }) {
+			t.Fatalf("%d sessions left after their clients went", e.srv.Len())
+		}
+		e.close()
+		e.app.checkComplete(t)
+		e.checkNoErrors(t)
+	})
+
+	t.Run("POST with Content-Length 1000000 and no body", func(t *testing.T) {
+		e := newLoadEnv(t, slow, false)
+		sids := make([]string, n)
+		for i := range sids {
+			p, _, err := pollHandshake(ctx, e.hc, e.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sids[i] = p.sid
+		}
+		e.hc.CloseIdleConnections()
+		h0, s0 := heapInuse(), stackInuse()
+		conns := make([]net.Conn, n)
+		for i, sid := range sids {
+			c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+			fmt.Fprintf(c, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 1000000\r\n\r\n", sid)
+		}
+		if err := stall.Wait(ctx, stall.IOWait, "transport.ReadBody", n); err != nil {
+			t.Fatal(err)
+		}
+		h1, s1 := heapInuse(), stackInuse()
+		per := (int64(h1) - int64(h0)) / int64(n)
+		t.Logf("%d polling sessions each with a POST declaring 1,000,000 bytes and sending none: heap %s, %s per stalled POST, connection and handler included (bound %s); goroutine stacks %s",
+			n, smib(int64(h1)-int64(h0)), kib(float64(per)), kib(stallBound), smib(int64(s1)-int64(s0)))
+		if per >= stallBound {
+			t.Errorf("a stalled POST costs %s per connection, want under %s", kib(float64(per)), kib(stallBound))
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		e.close()
+		e.app.checkComplete(t)
+		e.checkNoErrors(t)
+	})
+}
+
+// TestBodyTimeoutSparesSlowDelivery: BodyTimeout bounds the reading of a
+// POST body, not its delivery. A POST whose packets wait for room while
+// the application is stalled (backpressure) outlives BodyTimeout and is
+// answered "ok" with every packet delivered: a bound on the whole handler
+// (a context deadline, http.TimeoutHandler) would cut it and lose the
+// packets not yet delivered.
+func TestBodyTimeoutSparesSlowDelivery(t *testing.T) {
+	const bodyTimeout = 100 * time.Millisecond
+	e := newLoadEnv(t, &Options{PingInterval: time.Hour, PingTimeout: time.Hour, BodyTimeout: bodyTimeout, EventBuffer: 1}, false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, _, err := pollHandshake(ctx, e.hc, e.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app.waitConnect(t, p.sid)
+	var once sync.Once
+	stalled := e.app.stall()
+	resume := func() { once.Do(stalled) }
+	defer resume() // the env's close waits for the application
+	// More than the Events channel, the session's event queue (which takes
+	// one inbound queue's worth) and its inbound queue (256) hold.
+	const n = 1000
+	pkts := make([]codec.Packet, n)
+	for i := range pkts {
+		pkts[i] = textMsg(numbered(i+1, 0))
+	}
+	posted := make(chan error, 1)
+	go func() {
+		status, err := p.post(ctx, pkts...)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("status %d", status)
+		}
+		posted <- err
+	}()
+	if err := stall.Wait(ctx, stall.Select, "eio.(*Server).servePost", 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * bodyTimeout) // delivery outlasts BodyTimeout: the time is what is tested
+	resume()
+	if err := <-posted; err != nil {
+		t.Fatalf("the POST held by backpressure: %v", err)
+	}
+	e.app.waitMessages(t, p.sid, n, 10*time.Second)
+	if s := e.app.get(p.sid); s.disconnects != 0 || s.last != n {
+		t.Fatalf("session: %d messages (last %d), ended %v", s.messages, s.last, s.reason)
+	}
 }

@@ -47,6 +47,10 @@ type Server struct {
 	// where the platform has none (readers then wait on their goroutine).
 	poller *transport.Poller
 
+	// budget bounds the bytes of messages and bodies still arriving
+	// (Options.MaxBytesInFlight); nil when unbounded.
+	budget *transport.ReadBudget
+
 	epoch     time.Time // origin of the sessions' instants
 	closing   atomic.Bool
 	// httpServers are the http.Servers whose Shutdown begins this one's;
@@ -59,11 +63,16 @@ type Server struct {
 
 // NewServer returns a running server configured by opts (nil means all
 // defaults). Stop it with [Server.Shutdown] or [Server.Close].
-func NewServer(opts *Options) *Server {
+func NewServer(opts *Options) *Server { return newServer(opts, time.Now) }
+
+// newServer is NewServer with the clock the log rate limit reads (tests
+// give a fake one).
+func newServer(opts *Options, logClock func() time.Time) *Server {
 	o := opts.withDefaults()
 	s := &Server{
 		opts:     o,
-		log:      o.Logger,
+		log:      limitLogger(o.Logger, logClock),
+		budget:   transport.NewReadBudget(o.MaxBytesInFlight),
 		epoch:    time.Now(),
 		sessions: xsync.NewMapOf[string, *session](),
 		conns:    xsync.NewMapOf[*transport.WebSocket, struct{}](),
@@ -139,8 +148,11 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 	case nil:
 		return nil
 	case actor.ErrFull:
-		s.log.Warn("eio: slow consumer, closing session", "sid", sid, "queued_bytes", sess.out.Bytes())
-		sess.requestClose(ReasonSlowConsumer, nil, true)
+		if sess.requestClose(ReasonSlowConsumer, nil, true) {
+			// Once per session: the Sends that follow until the session
+			// has closed its queue fail the same way without a word.
+			s.log.Warn("eio: slow consumer, closing session", "session", sidTag(sid), "queued_bytes", sess.out.Bytes())
+		}
 		return ErrSlowConsumer
 	default:
 		return ErrSessionClosed
@@ -335,7 +347,7 @@ func (s *Server) register(sess *session) {
 			sess.sid = sid
 			return
 		}
-		s.log.Warn("eio: session id generated twice; generating another", "sid", sid)
+		s.log.Warn("eio: session id generated twice; generating another", "session", sidTag(sid))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/loglimit"
 	"github.com/chanio/chanio/transport"
 	"github.com/gobwas/ws"
 )
@@ -99,14 +100,16 @@ var (
 	errEncodedPost      = errors.New("eio: POST body with a Content-Encoding")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
 	errPollAborted      = errors.New("eio: poll connection closed prematurely")
+	errPostTimeout      = errors.New("eio: POST body not read within BodyTimeout")
 )
 
 // session is one Engine.IO session: an actor, run by an actor.Runner one
 // pass at a time, that owns every field below the mailboxes. Other
 // goroutines reach it only through the mailboxes and the few atomics.
 type session struct {
-	sid string
-	srv *Server
+	sid  string
+	bind string // the secret of Options.BindCookie; "" when not bound
+	srv  *Server
 
 	cmds *actor.Mailbox[command]      // HTTP handlers
 	in   *actor.Mailbox[inbound]      // readers and POSTs; waits give backpressure
@@ -231,6 +234,9 @@ func (srv *Server) newSession(v codec.Version, r *http.Request) (*session, error
 	// A flag and a Schedule rather than a mailbox of ticks: an idle
 	// session is mostly its own memory, and it has thousands of siblings.
 	s.timer = srv.sup.NewTimerFunc(s.onTimer)
+	if o.BindCookie != nil {
+		s.bind = randomSID() // 120 bits, as unguessable as the id
+	}
 	srv.register(s)
 	if srv.closing.Load() {
 		// A shutdown began after the runner was made and may have walked
@@ -765,7 +771,7 @@ func (s *session) receiveProbe(m inbound) {
 // abandonUpgrade drops the probe WebSocket; the session goes on polling.
 func (s *session) abandonUpgrade(err error) {
 	s.srv.stats.upgradesFailed.Add(1)
-	s.srv.log.Info("eio: upgrade abandoned", "sid", s.sid, "err", err)
+	s.srv.log.Info("eio: upgrade abandoned", "session", sidTag(s.sid), "err", loglimit.Error{Err: err})
 	_ = s.probe.CloseWith(ws.StatusNormalClosure)
 	s.probe, s.probed = nil, false
 	s.upgradeDue = 0
@@ -980,7 +986,7 @@ func (s *session) handleWake() {
 			s.pingSent = now
 			s.pongDue = now.add(o.PingTimeout + o.PingGrace)
 		} else {
-			s.srv.log.Info("eio: ping timeout", "sid", s.sid)
+			s.srv.log.Info("eio: ping timeout", "session", sidTag(s.sid))
 			s.close(ReasonPingTimeout, nil)
 		}
 	}
@@ -1015,10 +1021,11 @@ type closeRequest struct {
 }
 
 // requestClose asks the actor, from any goroutine, to end the session; the
-// first request wins. With abort the connection is cut at once, for a peer
-// that is not reading.
-func (s *session) requestClose(r Reason, err error, abort bool) {
-	if s.closeReq.CompareAndSwap(nil, &closeRequest{r, err}) {
+// first request wins, and first says whether this was it. With abort the
+// connection is cut at once, for a peer that is not reading.
+func (s *session) requestClose(r Reason, err error, abort bool) (first bool) {
+	first = s.closeReq.CompareAndSwap(nil, &closeRequest{r, err})
+	if first {
 		s.wake()
 	}
 	if abort {
@@ -1026,6 +1033,7 @@ func (s *session) requestClose(r Reason, err error, abort bool) {
 			_ = c.Close()
 		}
 	}
+	return first
 }
 
 // close starts ending the session. A server-side end owes the peer a close
@@ -1176,7 +1184,7 @@ func (s *session) endTransport() {
 		}
 	}
 	if n := s.out.Len(); n > 0 {
-		s.srv.log.Info("eio: session ended with undelivered messages", "sid", s.sid, "count", n)
+		s.srv.log.Info("eio: session ended with undelivered messages", "session", sidTag(s.sid), "count", n)
 		s.srv.stats.undelivered.Add(uint64(n))
 	}
 	s.closeDue = 0

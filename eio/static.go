@@ -47,10 +47,12 @@ import (
 //	/api/users          chat.html/api/users       (no such file: next handler)
 //
 // The "" key is never matched as a URL path. When the matched rule names no
-// regular file (it is missing, it is a directory, or the rule's Path is a
-// file and the request asks for something below it), the request goes on
-// to the next handler, as in python: a "/" rule matches every path, yet the
-// application still gets every path that is not a file. The handler copies
+// file (it is missing, it is a directory, or the rule's Path is a file and
+// the request asks for something below it), the request goes on to the
+// next handler, as in python: a "/" rule matches every path, yet the
+// application still gets every path that is not a file. A file that is
+// not a regular file (a FIFO, a socket, a device) is never opened: the
+// request gets 404. The handler copies
 // the rules when it is built; it looks for files on every request, so they
 // may appear and change later.
 type StaticFiles map[string]StaticFile
@@ -276,17 +278,33 @@ func serveStatic(w http.ResponseWriter, r *http.Request, t staticTarget) staticR
 		return staticMissing // no such directory, or not a directory
 	}
 	defer root.Close()
-	f, err := root.Open(t.name)
+	// Only regular files are served, and the check comes before the open:
+	// opening a FIFO blocks until a writer comes, and a device may never
+	// end. The open is non-blocking as well, for a file replaced by one of
+	// those between the two.
+	fi, err := root.Stat(t.name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return staticMissing
 		}
 		return staticRefused // a link out of the root, or no permission
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	switch {
+	case fi.IsDir():
 		return staticMissing
+	case !fi.Mode().IsRegular():
+		return staticRefused // a FIFO, a socket, a device
+	}
+	f, err := root.OpenFile(t.name, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return staticMissing
+		}
+		return staticRefused
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return staticRefused
 	}
 	w.Header().Set("Content-Type", t.contentType)
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)

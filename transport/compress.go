@@ -350,8 +350,8 @@ func appendDeflated(dst, p []byte) []byte {
 	return dst
 }
 
-// inflate decompresses the payload of one message, z (which it extends in
-// place: it needs len(inflateTail) bytes of spare capacity), refusing to
+// inflate decompresses the payload of one message, z (to which it appends
+// inflateTail, in place when z has the room), refusing to
 // produce more than maxSize bytes: it stops the moment the output passes
 // maxSize, having allocated at most about twice maxSize, and returns
 // errTooBig.

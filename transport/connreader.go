@@ -103,6 +103,24 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// await waits until at least one byte can be read without touching the
+// connection, holding no buffer while it waits: a frame header that
+// declares a payload and stalls costs its reader nothing more.
+func (cr *connReader) await() error {
+	for cr.r == cr.w {
+		if cr.err != nil {
+			err := cr.err
+			cr.err = nil
+			return err
+		}
+		err := cr.fill()
+		if err != nil && !cr.extendDeadline(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 func (cr *connReader) release() {
 	if cr.buf != nil {
 		putBuffer(cr.buf)

@@ -9,6 +9,10 @@
 // [DeflateNegotiator] on a server or [DeflateOffer] and [DeflateAccepted]
 // on a client.
 //
+// Memory follows the bytes a peer sends, not the lengths it declares: a
+// message or body is read into a buffer that grows as its bytes arrive,
+// and a [ReadBudget] bounds those buffers across connections.
+//
 // It knows frames and bodies, not sessions: the eio package decides what a
 // packet means and which session it belongs to.
 package transport

@@ -54,6 +54,9 @@ func FuzzReadMessage(f *testing.F) {
 	f.Add(seed(compressed(bomb)))
 	f.Add(seed(ws.NewFrame(ws.OpText, false, []byte("4a")), ws.NewPingFrame([]byte("p")), ws.NewFrame(ws.OpContinuation, true, []byte("b"))))
 	f.Add(seed(compressed(z[:len(z)/2])))
+	// Lengths declared and not sent: a megabyte, and one with its top bit set.
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, 1, 2, 3, 4, 'x'})
+	f.Add([]byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := transport.NewWebSocketWith(&discardConn{r: bytes.NewReader(in)}, nil, transport.WebSocketOptions{
 			Side: transport.ServerSide, MaxMessage: maxMessage, Deflate: true,

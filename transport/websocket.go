@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -58,6 +57,7 @@ type WebSocket struct {
 	conn         net.Conn
 	side         Side
 	maxMessage   int64
+	budget       *ReadBudget
 	writeTimeout time.Duration
 	deflate      bool // permessage-deflate negotiated
 	base64       bool // V3 binary packets go as base64 text frames
@@ -112,13 +112,18 @@ type WebSocketOptions struct {
 	// 3 client that asked for it with b64=1 in its WebSocket URL. Zero
 	// (false) sends them in binary frames. It has no effect on protocol 4.
 	Base64 bool
+
+	// Budget, if not nil, is shared by the connections whose incoming
+	// messages it bounds together; see [ReadBudget]. Nil means each
+	// connection is bounded by MaxMessage alone.
+	Budget *ReadBudget
 }
 
 // NewWebSocketWith wraps an upgraded connection configured by o. br, if not
 // nil, is the handshake's reader: the bytes it has buffered past the
 // handshake are read first, then the connection; br itself is not kept.
 func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
-	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, writeTimeout: o.WriteTimeout, base64: o.Base64}
+	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, budget: o.Budget, writeTimeout: o.WriteTimeout, base64: o.Base64}
 	c.in.init(conn, br)
 	if o.Deflate {
 		c.deflate = true
@@ -140,15 +145,19 @@ func (c *WebSocket) Conn() net.Conn { return c.conn }
 // enforces the size limit and UTF-8 validity of text, closing the
 // connection with the matching WebSocket status on a violation.
 //
+// Memory follows the bytes received, not the lengths frame headers
+// declare: until a frame's payload begins to arrive nothing is held for
+// it, and then a buffer grows as it arrives (see recvBuffer), so a peer
+// that declares a large frame and stalls costs no more than it has sent.
+//
 // data is newly allocated for every message and belongs to the caller.
 func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 	var op ws.OpCode // opcode of the message being assembled; 0 if none
+	msg := recvBuffer{limit: c.maxMessage, budget: c.budget}
+	defer msg.release()
 	for {
-		h, err := ws.ReadHeaderBuffer(&c.in, c.header[:])
+		h, err := c.readHeader()
 		if err != nil {
-			return nil, false, err
-		}
-		if err := c.checkHeader(h); err != nil {
 			return nil, false, err
 		}
 		if h.OpCode.IsControl() {
@@ -167,33 +176,66 @@ func (c *WebSocket) ReadMessage() (data []byte, binary bool, err error) {
 				return c.readCompressed(h, op)
 			}
 		}
-		if h.Length > c.maxMessage-int64(len(data)) {
+		n := len(msg.bytes())
+		if h.Length > c.maxMessage-int64(n) {
 			return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
 		}
-		n := len(data)
-		if data == nil && h.Fin {
-			data = make([]byte, h.Length)
-		} else {
-			data = append(data, make([]byte, h.Length)...)
-		}
-		if _, err := io.ReadFull(&c.in, data[n:]); err != nil {
+		if err := c.readPayload(&msg, h, h.Fin); err != nil {
 			return nil, false, err
-		}
-		if h.Masked {
-			ws.Cipher(data[n:], h.Mask, 0)
 		}
 		if !h.Fin {
 			continue
 		}
-		if op == ws.OpText && !utf8.Valid(data) {
+		if op == ws.OpText && !utf8.Valid(msg.bytes()) {
 			return nil, false, c.fail(ws.StatusInvalidFramePayloadData, ErrInvalidUTF8)
 		}
-		if data == nil {
-			data = []byte{}
-		}
-		return data, op == ws.OpBinary, nil
+		return msg.take(), op == ws.OpBinary, nil
 	}
 }
+
+// readHeader reads and checks the next frame header. A 64-bit length with
+// its top bit set is a protocol error (RFC 6455 section 5.2), answered
+// with 1002 like the others.
+func (c *WebSocket) readHeader() (ws.Header, error) {
+	h, err := ws.ReadHeaderBuffer(&c.in, c.header[:])
+	if err != nil {
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return h, c.fail(ws.StatusProtocolError, ErrProtocol)
+		}
+		return h, err
+	}
+	return h, c.checkHeader(h)
+}
+
+// readPayload appends the payload of the frame h heads to msg, unmasked;
+// final lets msg end exactly with it. It waits for the payload's first
+// byte before it takes any buffer.
+func (c *WebSocket) readPayload(msg *recvBuffer, h ws.Header, final bool) error {
+	if h.Length == 0 {
+		if msg.b == nil {
+			msg.b = []byte{} // an empty message is not nil
+		}
+		return nil
+	}
+	if err := c.in.await(); err != nil {
+		return err
+	}
+	n := len(msg.b)
+	if err := msg.readN(&c.in, h.Length, final); err != nil {
+		if errors.Is(err, ErrReadBudget) {
+			return c.fail(statusTryAgainLater, err)
+		}
+		return err
+	}
+	if h.Masked {
+		ws.Cipher(msg.b[n:], h.Mask, 0)
+	}
+	return nil
+}
+
+// statusTryAgainLater is close code 1013 (IANA's WebSocket close code
+// registry), which gobwas/ws does not name.
+const statusTryAgainLater ws.StatusCode = 1013
 
 // rsv1 is RSV1 as ws.Header.Rsv holds it: the permessage-deflate bit.
 const rsv1 = 0x04
@@ -214,29 +256,23 @@ func (c *WebSocket) checkHeader(h ws.Header) error {
 
 // readCompressed reads the rest of a compressed message whose first frame
 // header, h, has been read, and inflates it. The compressed bytes collect
-// in a pooled buffer; they may run a little past maxMessage (deflate's
-// framing of incompressible data), the inflated message may not.
+// in a buffer that grows as they arrive; they may run a little past
+// maxMessage (deflate's framing of incompressible data), the inflated
+// message may not.
 func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, error) {
-	zbuf := getBuffer()
-	defer putBuffer(zbuf)
 	limit := c.maxMessage + c.maxMessage>>10 + 64
 	if limit < c.maxMessage {
 		limit = math.MaxInt64
 	}
+	z := recvBuffer{limit: limit, budget: c.budget}
+	defer z.release()
 	for {
-		z := *zbuf
-		if h.Length > limit-int64(len(z)) {
+		if h.Length > limit-int64(len(z.bytes())) {
 			return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
 		}
-		n := len(z)
-		// Room for this frame, and for the tail inflate appends.
-		z = slices.Grow(z, int(h.Length)+len(inflateTail))[:n+int(h.Length)]
-		*zbuf = z
-		if _, err := io.ReadFull(&c.in, z[n:]); err != nil {
+		// Not final: the buffer keeps room for the tail inflate appends.
+		if err := c.readPayload(&z, h, false); err != nil {
 			return nil, false, err
-		}
-		if h.Masked {
-			ws.Cipher(z[n:], h.Mask, 0)
 		}
 		if h.Fin {
 			break
@@ -249,7 +285,7 @@ func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, err
 			return nil, false, c.fail(ws.StatusProtocolError, ErrProtocol)
 		}
 	}
-	data, err := inflate(*zbuf, c.maxMessage)
+	data, err := inflate(z.bytes(), c.maxMessage)
 	switch {
 	case errors.Is(err, errTooBig):
 		return nil, false, c.fail(ws.StatusMessageTooBig, ErrMessageTooBig)
@@ -265,11 +301,8 @@ func (c *WebSocket) readCompressed(h ws.Header, op ws.OpCode) ([]byte, bool, err
 // next data frame's.
 func (c *WebSocket) nextDataHeader() (ws.Header, error) {
 	for {
-		h, err := ws.ReadHeaderBuffer(&c.in, c.header[:])
+		h, err := c.readHeader()
 		if err != nil {
-			return h, err
-		}
-		if err := c.checkHeader(h); err != nil {
 			return h, err
 		}
 		if !h.OpCode.IsControl() {

@@ -52,7 +52,15 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("listening on http://%s/\n", ln.Addr())
-	httpSrv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
+	// Bounds against hostile clients: headers within 10s and 16 KiB, idle
+	// keep-alive connections closed after 30s (longer than pingInterval, so
+	// that a polling client's connection lives from one pong to the next).
+	httpSrv := &http.Server{
+		Handler:           site,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

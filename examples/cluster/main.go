@@ -172,7 +172,7 @@ func runCluster(ctx context.Context, c config) error {
 	}
 	proxy := newProxy(backends)
 	defer proxy.Transport.(*http.Transport).CloseIdleConnections()
-	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	front := httpServer(proxy)
 	fmt.Printf("listening on http://%s/\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
@@ -246,7 +246,7 @@ func startNode(ctx context.Context, c config, nc *nats.Conn, id, addr string) (*
 	n := &node{
 		node:    cn,
 		addr:    ln.Addr().String(),
-		httpSrv: &http.Server{Handler: cn.Handler(site), ReadHeaderTimeout: 10 * time.Second},
+		httpSrv: httpServer(cn.Handler(site)),
 		done:    make(chan struct{}),
 	}
 	var wg sync.WaitGroup
@@ -327,5 +327,18 @@ func echo(n *cluster.Node) {
 		default:
 			_ = n.Send(ctx, ev.SID, ev.Data)
 		}
+	}
+}
+
+// httpServer serves h with bounds against hostile clients: headers within
+// 10s and 16 KiB (Go's default is 1 MB), idle keep-alive connections
+// closed after 30s (longer than pingInterval, so that a polling client's
+// connection lives from one pong to the next).
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 	}
 }

@@ -41,6 +41,7 @@ func main() {
 	cors := flag.String("cors", "", "allowed origins: '*', a comma-separated list, or 'none' to disable CORS (default same-origin)")
 	verbose := flag.Bool("v", false, "log debug messages")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
+	idleTimeout := flag.Duration("idle-timeout", 30*time.Second, "how long an idle keep-alive HTTP connection is kept")
 	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\" and the goroutine count as \"goroutines\") on this address")
 	flag.Parse()
 
@@ -89,7 +90,16 @@ func main() {
 	log.SetOutput(os.Stderr)
 	os.Stdout.WriteString("listening on http://" + ln.Addr().String() + *path + "\n")
 
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// Bounds against hostile clients: headers within 10s and 16 KiB (Go's
+	// default is 1 MB), idle keep-alive connections closed after
+	// -idle-timeout (by default longer than the ping interval, so that a
+	// polling client's connection lives from one pong to the next).
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       *idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
