@@ -424,20 +424,6 @@ func (a *appLog) waitFor(timeout time.Duration, cond func() bool) bool {
 	}
 }
 
-// waitUntil waits until cond holds, checking often, and reports whether it
-// did within timeout: for conditions that no event announces, such as a
-// counter.
-func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
-
 // waitConnect waits for sid's connect event.
 func (a *appLog) waitConnect(t testing.TB, sid string) {
 	t.Helper()

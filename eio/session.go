@@ -884,7 +884,7 @@ func (s *session) flush() {
 		case err != nil:
 			s.close(reasonFor(err), err)
 		}
-	case s.poll != nil && !s.probed:
+	case s.writable():
 		b, closing := s.collect(s.srv.opts.MaxPollPackets)
 		if len(b) == 0 {
 			return

@@ -179,7 +179,7 @@ func TestSendDuringShutdown(t *testing.T) {
 		defer wg.Done()
 		_ = e.srv.Shutdown(ctx)
 	}()
-	if !waitUntil(10*time.Second, func() bool { return e.srv.closing.Load() }) {
+	if !pollUntil(10*time.Second, func() bool { return e.srv.closing.Load() }) {
 		t.Fatal("Shutdown did not begin")
 	}
 	for name, call := range map[string]func() error{
