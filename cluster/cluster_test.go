@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/backtoback"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
@@ -485,8 +486,8 @@ func TestShutdownRelayed(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, `"code":1`) {
 		t.Errorf("b answered %d %q", status, body)
 	}
-	if err := a.Send(ctx, polling.SID(), []byte("x")); !errors.Is(err, eio.ErrUnknownSession) {
-		t.Errorf("Send on a shut-down node = %v", err)
+	if err := a.Send(ctx, polling.SID(), []byte("x")); !errors.Is(err, eio.ErrServerClosed) {
+		t.Errorf("Send on a shut-down node = %v, want eio.ErrServerClosed", err)
 	}
 	if err := a.Send(ctx, "AAAA.b", []byte("x")); !errors.Is(err, ErrClosed) || !errors.Is(err, eio.ErrServerClosed) {
 		t.Errorf("remote Send from a shut-down node = %v", err)
@@ -707,5 +708,29 @@ func TestForwardedPollAbandoned(t *testing.T) {
 	})
 	if r := a.recorded(sid, eio.EventDisconnect)[0].Reason; r != eio.ReasonTransportError {
 		t.Errorf("session ended with %v, want %v", r, eio.ReasonTransportError)
+	}
+}
+
+// TestBackToBackRequests: issue 12's sequences, requests of one session on
+// different connections fired without waiting for answers, through the
+// round-robin balancer, so that each request lands on another node than
+// the one before it. Every round must give the reference's answers.
+func TestBackToBackRequests(t *testing.T) {
+	c := startCluster(t, clusterConfig{server: eio.Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
+	rounds := 100
+	if raceEnabled {
+		rounds = 20
+	}
+	target := backtoback.Target{URL: c.lb.URL + "/engine.io/"}
+	for _, seq := range backtoback.Sequences {
+		t.Run(seq.Name, func(t *testing.T) {
+			ok, failures := backtoback.Repeat(context.Background(), target, seq.Run, rounds, 10*time.Second)
+			for _, err := range failures {
+				t.Error(err)
+			}
+			if ok != rounds {
+				t.Errorf("%d of %d rounds gave the reference's answers", ok, rounds)
+			}
+		})
 	}
 }

@@ -28,6 +28,19 @@
 // [Server.Close] (now); both wait for every goroutine and then close the
 // Events channel.
 //
+// # Requests that race
+//
+// A long-polling client has requests in flight on several connections at
+// once (a GET held, a POST, the WebSocket of an upgrade), and one sent
+// later may be handled first. The server answers them as the reference
+// server does, which handles requests in the order their bytes arrive,
+// whichever goroutine runs first: a GET sent just before a POST that
+// closes the session gets a noop and the POST is answered once the session
+// is gone; a GET sent after an upgrade packet gets 400 even if it is
+// handled before the packet is read; a second WebSocket for a session is
+// accepted and then closed. Where the answer depends on such an order, the
+// session waits up to 100 ms for requests already sent to arrive.
+//
 // # Client
 //
 // [Dial] connects to any compliant server (chanio, the Node engine.io

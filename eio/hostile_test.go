@@ -235,6 +235,9 @@ func expectWSClose(t *testing.T, c *wsClient) ws.StatusCode {
 		}
 		switch h.OpCode {
 		case ws.OpClose:
+			if len(payload) == 0 {
+				return ws.StatusNoStatusRcvd
+			}
 			code, _ := ws.ParseCloseFrameData(payload)
 			return code
 		case ws.OpText:
@@ -544,8 +547,19 @@ func hostileCases() []hostileCase {
 			return "", 0
 		}},
 		{name: "upgrade of a WebSocket session", run: func(t *testing.T, h *hostileEnv) (string, Reason) {
-			status, hdr, b := h.do(t, http.MethodGet, eioURL(h.base, "transport=websocket&sid="+h.wsSID), wsUpgradeHeader(), nil)
-			checkJSONError(t, status, hdr, b, http.StatusBadRequest, CodeBadRequest, "")
+			// As the reference: let in, then closed with a close frame
+			// without a status code; the session goes on.
+			c, err := wsDial(h.ctx, h.base, h.wsSID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.close)
+			if code := expectWSClose(t, c); code != ws.StatusNoStatusRcvd {
+				t.Errorf("second WebSocket closed with %d, want a close frame without a status (1005)", code)
+			}
+			if _, err := h.srv.Transport(h.wsSID); err != nil {
+				t.Errorf("the session ended: %v", err)
+			}
 			return "", 0
 		}},
 		{name: "second upgrade", run: func(t *testing.T, h *hostileEnv) (string, Reason) {
@@ -560,23 +574,30 @@ func hostileCases() []hostileCase {
 				t.Fatalf("probe answer %q %v", data, err)
 			}
 			// A second WebSocket while the first is probing is let in and
-			// closed at once with 1008; the first goes on.
+			// closed at once, as the reference does it (a close frame
+			// without a status code); the first goes on.
 			second, err := wsDial(h.ctx, h.base, p.sid, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(second.close)
-			if code := expectWSClose(t, second); code != ws.StatusPolicyViolation {
-				t.Errorf("second upgrade closed with %d, want 1008", code)
+			if code := expectWSClose(t, second); code != ws.StatusNoStatusRcvd {
+				t.Errorf("second upgrade closed with %d, want a close frame without a status (1005)", code)
 			}
 			_ = first.write("5")
 			_ = first.write("4after")
 			if data, _, err := first.read(5 * time.Second); err != nil || data != "4after" {
 				t.Fatalf("echo over the upgraded WebSocket: %q %v", data, err)
 			}
-			// Once upgraded, a third is refused before the handshake.
-			status, hdr, b := h.do(t, http.MethodGet, eioURL(h.base, "transport=websocket&sid="+p.sid), wsUpgradeHeader(), nil)
-			checkJSONError(t, status, hdr, b, http.StatusBadRequest, CodeBadRequest, "")
+			// Once upgraded, a third is treated the same way.
+			third, err := wsDial(h.ctx, h.base, p.sid, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(third.close)
+			if code := expectWSClose(t, third); code != ws.StatusNoStatusRcvd {
+				t.Errorf("third upgrade closed with %d, want a close frame without a status (1005)", code)
+			}
 			_ = first.write("4still")
 			if data, _, err := first.read(5 * time.Second); err != nil || data != "4still" {
 				t.Fatalf("echo after the refused upgrade: %q %v", data, err)

@@ -34,6 +34,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		s.followShutdown(hs)
+	}
 	if !s.checkCORS(w, r) {
 		return
 	}
@@ -313,17 +316,29 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // serveUpgrade takes a WebSocket for a polling session to its actor, which
-// runs the probe.
+// runs the probe. A session that is not on polling any more gets the
+// WebSocket accepted and then closed, as the reference does it.
 func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *session) {
-	if mode(sess.mode.Load()) != modePolling || s.opts.DisableUpgrades {
+	if s.opts.DisableUpgrades {
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
+	if mode(sess.mode.Load()) != modePolling {
+		if c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version); err == nil {
+			_ = c.CloseWith(ws.StatusNoStatusRcvd)
+		}
+		return
+	}
+	// Announced before the 101 goes out: a GET the client sends after it
+	// must find the session upgrading, whichever reaches the actor first.
+	sess.announced.Add(1)
 	c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version)
 	if err != nil {
+		sess.announced.Add(-1)
 		return
 	}
 	if sess.cmds.Send(r.Context(), command{kind: cmdUpgrade, ws: c}) != nil {
+		sess.announced.Add(-1)
 		_ = c.CloseWith(ws.StatusGoingAway)
 	}
 }
@@ -463,13 +478,20 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 		sess.requestClose(ReasonTransportError, err, false)
 		return
 	}
+	closing := false
 	for _, p := range pkts {
+		closing = closing || p.Type == codec.Close
 		if err := sess.in.Send(r.Context(), inbound{pkt: p}); err != nil {
 			if !errors.Is(err, r.Context().Err()) {
 				s.fail(w, r, CodeUnknownSID)
 			}
 			return
 		}
+	}
+	if closing {
+		// Answered once the session is over, so that a request the
+		// client sends after this answer finds it gone (see settleTime).
+		sess.awaitEnd(r.Context())
 	}
 	h := w.Header()
 	h["Content-Type"] = textHTML

@@ -266,6 +266,12 @@ type serverOptions struct {
 	// httpCompressionThreshold is CompressionThreshold, or -1 with
 	// DisableCompression: transport.WriteBody's threshold.
 	httpCompressionThreshold int
+	// shutdownGrace is the package's shutdownGrace; tests may set it on a
+	// new server before its first request.
+	shutdownGrace time.Duration
+	// pollHeld, if set, is called by a session's actor when it holds a
+	// GET: for tests that must know a poll is held.
+	pollHeld func(sid string)
 }
 
 func (o *Options) withDefaults() serverOptions {
@@ -273,6 +279,7 @@ func (o *Options) withDefaults() serverOptions {
 	if o != nil {
 		r.Options = *o
 	}
+	r.shutdownGrace = shutdownGrace
 	if r.Path == "" {
 		r.Path = "/engine.io/"
 	}

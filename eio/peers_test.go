@@ -318,7 +318,7 @@ func (a *appLog) run() {
 			} else {
 				err = a.srv.Send(ev.SID, ev.Data)
 			}
-			if err != nil && !errors.Is(err, ErrUnknownSession) && !errors.Is(err, ErrSessionClosed) {
+			if err != nil && !errors.Is(err, ErrUnknownSession) && !errors.Is(err, ErrSessionClosed) && !errors.Is(err, ErrServerClosed) {
 				a.mu.Lock()
 				a.echoErrs = append(a.echoErrs, err)
 				a.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"expvar"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,10 @@ type Server struct {
 
 	epoch     time.Time // origin of the sessions' instants
 	closing   atomic.Bool
+	// httpServers are the http.Servers whose Shutdown begins this one's;
+	// lastHTTPServer is the one the last request came from, checked first.
+	httpServers    sync.Map // *http.Server -> struct{}
+	lastHTTPServer atomic.Pointer[http.Server]
 	closeOnce sync.Once
 	stats     serverStats
 }
@@ -105,8 +110,9 @@ func (s *Server) Events() <-chan Event { return s.events }
 // is written: do not change it after the call.
 //
 // Send never waits on the peer. It returns [ErrUnknownSession],
-// [ErrSessionClosed], or [ErrSlowConsumer] when the session's queue is full
-// (the session is then closed with [ReasonSlowConsumer]).
+// [ErrSessionClosed], [ErrServerClosed] once Shutdown or Close has begun,
+// or [ErrSlowConsumer] when the session's queue is full (the session is
+// then closed with [ReasonSlowConsumer]).
 func (s *Server) Send(sid string, data []byte) error {
 	return s.SendPacket(sid, codec.Packet{Type: codec.Message, Data: data})
 }
@@ -131,6 +137,9 @@ func (s *Server) SendJSON(sid string, v any) error {
 // work (a noop, a message with unusual framing). Most applications want
 // [Server.Send]. Errors are those of Send.
 func (s *Server) SendPacket(sid string, p codec.Packet) error {
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
 	sess, ok := s.sessions.Load(sid)
 	if !ok {
 		return ErrUnknownSession
@@ -154,6 +163,9 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 // sent, then a close packet, and the application gets its disconnect event
 // with [ReasonServerDisconnect]. It does not wait for any of that.
 func (s *Server) Disconnect(sid string) error {
+	if s.closing.Load() {
+		return ErrServerClosed // every session is being ended already
+	}
 	sess, ok := s.sessions.Load(sid)
 	if !ok {
 		return ErrUnknownSession
@@ -201,10 +213,23 @@ func (s *Server) Len() int { return s.sessions.Size() }
 // Shutdown stops the server gracefully: it refuses new handshakes, ends
 // every session as Disconnect does (queued messages are flushed, then a
 // close packet), waits until every session's goroutines have exited and
-// their events have been read, and closes the Events channel.
+// their events have been read, and closes the Events channel. A polling
+// session with no GET held waits for one only until a second after its
+// client was last heard from (a GET, a POST or the handshake; not
+// PingTimeout, as after Disconnect): a client still there polls again at
+// once and gets the rest of its queue and the close packet, and a client
+// that vanished after its handshake does not hold Shutdown up.
+//
+// The [http.Server] that serves the Server's requests begins Shutdown too
+// when its own Shutdown is called: held long-polls are answered with the
+// close packet rather than keeping http.Server.Shutdown waiting, so the
+// two may be shut down in either order. The Server learns of the
+// http.Server from the first request it serves (through
+// [http.ServerContextKey]) and registers with its RegisterOnShutdown.
 //
 // If ctx ends first, Shutdown returns ctx.Err() and the sessions go on
-// closing; call [Server.Close] to cut them. Shutdown is idempotent.
+// closing; call [Server.Close] to cut them. Shutdown is idempotent. Once it
+// has begun, Send and Disconnect return [ErrServerClosed].
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.group.Seal()
@@ -236,6 +261,19 @@ func (s *Server) Close() error {
 	s.group.Wait()
 	s.finishClose()
 	return nil
+}
+
+// followShutdown registers s to begin its Shutdown when hs's Shutdown is
+// called, once per http.Server. Without it, an http.Server shut down first
+// would wait for the held long-polls that only the sessions' end releases.
+func (s *Server) followShutdown(hs *http.Server) {
+	if s.lastHTTPServer.Load() == hs {
+		return
+	}
+	if _, known := s.httpServers.LoadOrStore(hs, struct{}{}); !known {
+		hs.RegisterOnShutdown(func() { _ = s.Shutdown(context.Background()) })
+	}
+	s.lastHTTPServer.Store(hs)
 }
 
 // finishClose runs once every session has ended: it stops the readers

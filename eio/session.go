@@ -47,6 +47,7 @@ const (
 	cmdGet
 	cmdSave
 	cmdUpdate
+	cmdAwaitEnd // a POST that carried a close packet waits for the end
 )
 
 // dataReply answers a data command: the data after it, or an error.
@@ -121,6 +122,11 @@ type session struct {
 	quiet    atomic.Bool                         // the WebSocket was parked: see trim
 	posting  atomic.Bool                         // a POST body is being delivered
 	started  atomic.Bool                         // the handshake handed the session to its actor
+	// announced counts WebSocket handshakes for this session under way in
+	// HTTP handlers, which have not reached the actor yet: a GET the
+	// client sent after one of them was answered (101) must find the
+	// session upgrading. See onPoll.
+	announced atomic.Int32
 
 	runner *actor.Runner // runs work whenever a mailbox gains something
 
@@ -131,6 +137,8 @@ type session struct {
 	ws    *transport.WebSocket // the WebSocket in use, nil while polling
 	probe *transport.WebSocket // a WebSocket being upgraded to
 	poll  *pollRequest         // the held GET
+
+	endWaiter chan dataReply // a POST that carried the close packet, answered at the end
 
 	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
 	batch   []codec.Packet // scratch for a write
@@ -144,6 +152,8 @@ type session struct {
 	pongDue    instant
 	upgradeDue instant
 	closeDue   instant // a graceful close waits this long for a GET
+	pollDue    instant // a GET held during an upgrade is settled then: see onPoll
+	heard      instant // a polling session's client last polled, posted or shook hands
 
 	closeErr error
 
@@ -153,10 +163,36 @@ type session struct {
 	reason    Reason // non-zero once closing
 	begun     bool   // begin has run
 	probed    bool   // the probe ping was answered: polls get noop
+	pollLate  bool   // the held GET came during an upgrade and is not settled yet
+	lingering bool   // the client closed with no GET held: see lingerForPoll
 	sendClose bool   // the close packet is owed to the peer
 	ended     bool   // transports gone, disconnect event queued
 	textPolls bool   // protocol 3: the polling client reads no binary payloads (b64, JSONP)
 }
+
+// settleTime is how long the session waits, before it answers a request
+// whose answer depends on the order in which requests on different
+// connections were sent, for requests already sent to arrive. The
+// reference server handles requests in the order their bytes arrive; here
+// each connection has a goroutine of its own, and one sent later may be
+// handled first. Two cases need it:
+//
+//   - A GET that arrives while the session is upgrading may have been sent
+//     before the probe or after the upgrade packet. It is held for
+//     settleTime: if the upgrade completes meanwhile, it came after the
+//     upgrade packet and gets 400, as the reference answers it; if not, it
+//     gets a noop (the reference's 100 ms check does the same).
+//   - A client that closes over POST with no GET held may have sent a GET
+//     just before. The session waits settleTime for it, answers it with a
+//     noop as the reference answers a held GET, and only then ends and
+//     answers the POST, so that a GET sent after the POST's answer finds
+//     the session gone.
+//
+// It bounds how far apart, after they arrive, two such requests may be
+// handled: far more than the goroutine scheduling of a loaded machine or
+// a hop through the cluster adds, and what the reference itself waits
+// before it releases a GET during an upgrade.
+const settleTime = 100 * time.Millisecond
 
 // instant is a point on the server's monotonic clock: nanoseconds since the
 // server started, plus one so that zero can mean "not set". A session keeps
@@ -237,6 +273,7 @@ func (s *session) begin() {
 	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
 	s.req = nil
+	s.heard = now // the handshake, for a polling session
 	if s.version == codec.V4 {
 		s.nextPing = now.add(s.srv.opts.PingInterval)
 	} else {
@@ -376,7 +413,13 @@ func (s *session) writable() bool {
 	if s.ws != nil {
 		return true
 	}
-	return s.poll != nil && !s.probed
+	return s.poll != nil && !s.probed && !s.pollLate
+}
+
+// upgrading reports whether a WebSocket is probing for the session, or is
+// on its way to (a handshake announced it).
+func (s *session) upgrading() bool {
+	return s.probe != nil || s.announced.Load() > 0
 }
 
 func (s *session) handleCommands() {
@@ -398,30 +441,75 @@ func (s *session) handleCommands() {
 		case cmdUpdate:
 			s.data = c.update(s.data)
 			c.reply <- dataReply{value: s.data}
+		case cmdAwaitEnd:
+			if s.endWaiter != nil {
+				s.endWaiter <- dataReply{} // cannot happen: POSTs do not overlap
+			}
+			s.endWaiter = c.reply
 		}
 	}
 }
 
 func (s *session) onPoll(p *pollRequest) {
 	switch {
-	case s.ws != nil || s.reason != 0 && !s.sendClose:
+	case s.ws != nil:
+		p.reply <- pollReply{err: true, code: CodeBadRequest}
+	case s.lingering:
+		// Sent before the client's close: the reference would have held
+		// it, and released it with a noop at the close.
+		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+		s.endTransport()
+	case s.reason != 0 && !s.sendClose:
 		p.reply <- pollReply{err: true, code: CodeBadRequest}
 	case s.poll != nil:
 		// Two GETs at once: the reference answers the second with 400 and
 		// ends the session; the held one gets the close packet.
 		p.reply <- pollReply{err: true, code: CodeBadRequest}
 		s.close(ReasonTransportError, errPollOverlap)
-	case s.probed:
-		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+	case s.upgrading():
+		// Sent before the probe, or after the upgrade packet that the
+		// probe's reader has not delivered yet: settle it later.
+		s.poll, s.pollLate = p, true
+		s.pollDue = s.srv.now().add(settleTime)
+		s.arm()
+		s.notePollHeld()
 	default:
 		s.poll = p
+		s.notePollHeld()
 		if len(s.ctrl) > 0 || s.out.Len() > 0 || s.reason != 0 {
 			s.flush()
 		}
 	}
 }
 
+// notePollHeld tells a test hook that a GET is held.
+func (s *session) notePollHeld() {
+	if f := s.srv.opts.pollHeld; f != nil {
+		f(s.sid)
+	}
+}
+
+// settlePoll decides the GET held during an upgrade once settleTime has
+// passed without the upgrade completing: it was sent before the upgrade
+// packet. While the probe has been answered it gets a noop, so that the
+// client can finish the upgrade; otherwise it is an ordinary held GET.
+func (s *session) settlePoll() {
+	s.pollLate, s.pollDue = false, 0
+	if s.poll == nil {
+		return
+	}
+	if s.probed {
+		s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+		s.poll = nil
+		return
+	}
+	if len(s.ctrl) > 0 || s.out.Len() > 0 || s.reason != 0 {
+		s.flush()
+	}
+}
+
 func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
+	s.heardFrom()
 	buf := transport.AcquireBuffer()
 	var binary bool
 	*buf, binary = s.appendPoll(*buf, p, pkts)
@@ -450,8 +538,14 @@ func hasBinary(pkts []codec.Packet) bool {
 }
 
 func (s *session) onUpgrade(c *transport.WebSocket) {
+	s.announced.Add(-1)
 	if s.ws != nil || s.probe != nil || s.reason != 0 || s.srv.opts.DisableUpgrades {
-		_ = c.CloseWith(ws.StatusPolicyViolation)
+		// The reference accepts a second WebSocket for a session and then
+		// closes it, with a close frame without a status code.
+		_ = c.CloseWith(ws.StatusNoStatusRcvd)
+		if s.pollLate && !s.upgrading() {
+			s.settlePoll()
+		}
 		return
 	}
 	s.probe = c
@@ -564,6 +658,8 @@ func (s *session) handleInbound() int {
 	for i := range batch {
 		if s.reason == 0 {
 			s.receive(batch[i])
+		} else if batch[i].from == nil {
+			s.heardFrom() // a POST while the session ends
 		}
 		batch[i] = inbound{}
 	}
@@ -643,8 +739,9 @@ func (s *session) receiveProbe(m inbound) {
 			return
 		}
 		s.probed = true
-		if s.poll != nil {
+		if s.poll != nil && !s.pollLate {
 			// Release the held GET so that the client can pause polling.
+			// One that came during the upgrade waits to be settled.
 			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
 			s.poll = nil
 		}
@@ -658,8 +755,11 @@ func (s *session) receiveProbe(m inbound) {
 		s.srv.stats.upgrades.Add(1)
 		s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
 		if s.poll != nil {
-			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
-			s.poll = nil
+			// Held during the upgrade and not settled: it may have been
+			// sent after the upgrade packet, and is answered as the
+			// reference answers a GET that reaches an upgraded session.
+			s.poll.reply <- pollReply{err: true, code: CodeBadRequest}
+			s.poll, s.pollLate, s.pollDue = nil, false, 0
 		}
 		s.arm()
 		s.flush()
@@ -675,6 +775,9 @@ func (s *session) abandonUpgrade(err error) {
 	_ = s.probe.CloseWith(ws.StatusNormalClosure)
 	s.probe, s.probed = nil, false
 	s.upgradeDue = 0
+	if s.pollLate && !s.upgrading() {
+		s.settlePoll()
+	}
 	s.arm()
 	if s.poll != nil && (len(s.ctrl) > 0 || s.out.Len() > 0) {
 		s.flush()
@@ -694,6 +797,13 @@ func (s *session) queueCtrl(p codec.Packet) {
 // when it is owed and nothing is left before it. closing reports that the
 // close packet is in.
 func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
+	if s.version == codec.V4 && s.reason == 0 {
+		for _, p := range s.ctrl {
+			if p.Type == codec.Ping {
+				s.pingLeaves()
+			}
+		}
+	}
 	b = append(s.batch[:0], s.ctrl...)
 	clear(s.ctrl)
 	s.ctrl = s.ctrl[:0]
@@ -717,6 +827,19 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 		closing = true
 	}
 	return b, closing
+}
+
+// pingLeaves restarts the pong wait now that the ping is written: the
+// client cannot answer a ping before it has it, and the session may have
+// held it back (no GET to take it, or one held during an upgrade). The
+// wait never gets shorter, so a client that never polls again still times
+// out from when the ping was queued.
+func (s *session) pingLeaves() {
+	now := s.srv.now()
+	o := &s.srv.opts
+	s.pingSent = now
+	s.pongDue = max(s.pongDue, now.add(o.PingTimeout+o.PingGrace))
+	s.arm()
 }
 
 // countMessages counts the message packets among pkts.
@@ -761,7 +884,7 @@ func (s *session) flush() {
 		case err != nil:
 			s.close(reasonFor(err), err)
 		}
-	case s.poll != nil && !s.probed:
+	case s.writable():
 		b, closing := s.collect(s.srv.opts.MaxPollPackets)
 		if len(b) == 0 {
 			return
@@ -814,11 +937,35 @@ func (s *session) handleWake() {
 	}
 	now := s.srv.now()
 	o := &s.srv.opts
+	if s.reason == 0 && (due(s.upgradeDue, now) || due(s.pollDue, now) || due(s.pongDue, now)) ||
+		due(s.closeDue, now) {
+		// What arrived before the deadline passed counts before it is
+		// judged: the upgrade packet before the upgrade timeout or the
+		// settling of a GET held during the upgrade, the pong before the
+		// ping timeout, a GET before a graceful close gives up waiting for
+		// one. The deadline's wake-up and the request may have come in the
+		// same pass, and this pass has not taken the mailboxes in yet.
+		s.handleCommands()
+		if s.events.empty() {
+			s.handleInbound()
+		}
+		if s.ended {
+			return
+		}
+	}
 	if due(s.upgradeDue, now) {
 		s.abandonUpgrade(errUpgradeTimeout)
 	}
+	if due(s.pollDue, now) {
+		s.settlePoll()
+	}
+	if due(s.closeDue, now) && s.sendClose && s.srv.closing.Load() && s.posting.Load() {
+		s.heardFrom() // a POST is on its way in: the client is still there
+	}
 	if due(s.closeDue, now) {
-		s.closeErr = errors.Join(s.closeErr, errCloseWaitExpired)
+		if !s.lingering {
+			s.closeErr = errors.Join(s.closeErr, errCloseWaitExpired)
+		}
 		s.endTransport()
 		return
 	}
@@ -827,11 +974,6 @@ func (s *session) handleWake() {
 		s.pingSent = now
 		s.pongDue = now.add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
-	}
-	if due(s.pongDue, now) && s.reason == 0 && s.events.empty() {
-		// The pong may have come and wait in the inbound mailbox, which
-		// this pass has not drained yet: take it in before judging.
-		s.handleInbound()
 	}
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
@@ -856,7 +998,7 @@ func due(t, now instant) bool { return t != 0 && now >= t }
 // arm sets the session's one timer to its nearest deadline.
 func (s *session) arm() {
 	var next instant
-	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue} {
+	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue, s.pollDue} {
 		if t != 0 && (next == 0 || t < next) {
 			next = t
 		}
@@ -926,13 +1068,69 @@ func (s *session) close(r Reason, err error) {
 	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
 		s.sendClose = true
 		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
+		if s.srv.closing.Load() && s.ws == nil {
+			s.closeDue = s.heard.add(s.shutdownGrace())
+		}
 		s.arm()
 		if s.writable() {
 			s.flush()
 		}
+	case r == ReasonClientDisconnect && s.ws == nil && s.poll == nil:
+		s.lingerForPoll()
 	default:
 		s.endTransport()
 	}
+}
+
+// awaitEnd waits until the session has ended, or ctx has.
+func (s *session) awaitEnd(ctx context.Context) {
+	reply := make(chan dataReply, 1)
+	if s.cmds.Send(ctx, command{kind: cmdAwaitEnd, reply: reply}) != nil {
+		return // ended already
+	}
+	select {
+	case <-reply:
+	case <-ctx.Done():
+	}
+}
+
+// heardFrom notes that a polling client has just made itself heard. During
+// Shutdown, its session then waits shutdownGrace more for the GET that
+// takes the rest of its queue and the close packet.
+func (s *session) heardFrom() {
+	s.heard = s.srv.now()
+	if s.sendClose && s.srv.closing.Load() && s.ws == nil {
+		s.closeDue = s.heard.add(s.shutdownGrace())
+		s.arm()
+	}
+}
+
+// shutdownGrace is the package's shutdownGrace, or PingTimeout if that is
+// shorter: a shutdown never waits longer than a Disconnect.
+func (s *session) shutdownGrace() time.Duration {
+	return min(s.srv.opts.shutdownGrace, s.srv.opts.PingTimeout)
+}
+
+// shutdownGrace is how long after its client was last heard from (a GET,
+// a POST, the handshake), during [Server.Shutdown], a polling session with
+// no GET held waits for one to take the rest of its queue and its close
+// packet: a client that is still there polls again right after each
+// answer, and one that went away after its handshake, or between two
+// polls, must not hold Shutdown up.
+// (Disconnect waits up to PingTimeout instead: there a client that missed
+// the close packet would take the end for a transport failure and
+// reconnect.)
+const shutdownGrace = time.Second
+
+// lingerForPoll keeps a polling session that its client closed, with no
+// GET held, for settleTime: a GET the client sent before its close may
+// still arrive, and gets the noop the reference gives a GET held at a
+// client's close (see settleTime). The POST that carried the close is
+// answered at the end.
+func (s *session) lingerForPoll() {
+	s.lingering = true
+	s.closeDue = s.srv.now().add(settleTime)
+	s.arm()
 }
 
 // endTransport lets go of every connection, answers a held GET with the
@@ -942,6 +1140,7 @@ func (s *session) endTransport() {
 		return
 	}
 	s.ended = true
+	s.lingering = false
 	s.countTransport(-1)
 	s.mode.Store(uint32(modeClosed))
 	s.out.Close()
@@ -963,6 +1162,11 @@ func (s *session) endTransport() {
 		s.replyPoll(s.poll, []codec.Packet{last})
 		s.poll = nil
 	}
+	s.pollLate, s.pollDue = false, 0
+	if s.endWaiter != nil {
+		s.endWaiter <- dataReply{}
+		s.endWaiter = nil
+	}
 	// Answer GETs that queued up behind the end.
 	for {
 		c, ok := s.cmds.TryRecv()
@@ -973,6 +1177,7 @@ func (s *session) endTransport() {
 		case cmdPoll:
 			c.poll.reply <- pollReply{err: true, code: CodeUnknownSID}
 		case cmdUpgrade:
+			s.announced.Add(-1)
 			_ = c.ws.CloseWith(ws.StatusGoingAway)
 		default:
 			c.reply <- dataReply{err: ErrSessionClosed}

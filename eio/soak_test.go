@@ -100,8 +100,15 @@ func TestSoakChurn(t *testing.T) {
 	ran := time.Since(began)
 	settle()
 
-	// What every client saw.
-	bad := 0
+	// What every client saw. On a loaded machine (the race detector, a
+	// busy second core) a live client may answer a ping after the soak's
+	// one-second PingTimeout, or finish an upgrade after its one-second
+	// UpgradeTimeout: the server then ends the session with "ping timeout",
+	// or abandons the upgrade and goes on polling. Both are outcomes the
+	// protocol provides for; they are counted, not failed, and what the
+	// client saw of such a session is judged by what the protocol
+	// promises: echoes in order and none twice, up to the end.
+	bad, timedOut, abandoned := 0, 0, 0
 	kinds := map[string]int{}
 	var sent, echoed int
 	for i := range results {
@@ -109,14 +116,27 @@ func TestSoakChurn(t *testing.T) {
 		kinds[c.kind+"/"+c.end]++
 		sent += c.sent
 		echoed += c.echoed
-		if c.problem != "" {
-			if bad++; bad <= 10 {
-				t.Errorf("client %d (%s, %s, sid %s): %s", i, c.kind, c.end, c.sid, c.problem)
-			}
+		if c.abandoned {
+			abandoned++
+		}
+		if c.problem == "" {
+			continue
+		}
+		if s := e.app.get(c.sid); c.end != "vanish" && !c.disordered && s.disconnects == 1 && s.reason == ReasonPingTimeout {
+			timedOut++
+			continue
+		}
+		if bad++; bad <= 10 {
+			t.Errorf("client %d (%s, %s, sid %s): %s", i, c.kind, c.end, c.sid, c.problem)
 		}
 	}
 	if bad > 10 {
 		t.Errorf("... %d clients in all saw problems", bad)
+	}
+	t.Logf("under load: %d live sessions ended by ping timeout, %d upgrades abandoned by the server", timedOut, abandoned)
+	if timedOut+abandoned > clients/4 {
+		// Not load: a quarter of the clients cannot be that slow.
+		t.Errorf("%d ping timeouts and %d abandoned upgrades among %d clients", timedOut, abandoned, clients)
 	}
 	// What the application saw.
 	if n := e.srv.Len(); n != 0 {
@@ -144,8 +164,12 @@ func TestSoakChurn(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Logf("%s", buf[:runtime.Stack(buf, true)])
 	}
-	if float64(h1) > 1.1*float64(h0) {
-		t.Errorf("heap %s after the soak, over 110%% of the baseline %s", mib(h1), mib(h0))
+	// 10% of the baseline, and never less than 256 KiB: under -short the
+	// baseline is about a megabyte, and the runtime's own caches move it
+	// by a tenth from run to run. A leak of a session's memory (a few KiB)
+	// for each of the 2,000 clients is far above either.
+	if slack := max(h0/10, 256<<10); h1 > h0+slack {
+		t.Errorf("heap %s after the soak, over the baseline %s by more than %s", mib(h1), mib(h0), mib(slack))
 	}
 	if st.Handshakes != uint64(len(warm)+clients) {
 		t.Errorf("%d handshakes, want %d", st.Handshakes, len(warm)+clients)
@@ -160,6 +184,12 @@ type soakClient struct {
 	sent      int
 	echoed    int
 	problem   string
+	// disordered: echoes came out of order or twice, which no end of the
+	// session excuses.
+	disordered bool
+	// abandoned: the server gave up the upgrade (its UpgradeTimeout) and
+	// the session went on polling.
+	abandoned bool
 }
 
 func (c *soakClient) fail(format string, args ...any) {
@@ -326,6 +356,7 @@ func (c *soakClient) runWebSocket(ctx context.Context, e *loadEnv, r *rand.Rand,
 	}
 	c.echoed, _ = ech.result()
 	if _, bad := ech.result(); bad != "" {
+		c.disordered = true
 		c.fail("%s", bad)
 	}
 }
@@ -452,6 +483,7 @@ func (c *soakClient) runPolling(ctx context.Context, cancel context.CancelFunc, 
 	}
 	c.echoed, _ = ech.result()
 	if _, bad := ech.result(); bad != "" {
+		c.disordered = true
 		c.fail("%s", bad)
 	}
 }
@@ -468,6 +500,10 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 	}
 	_ = ws.write("2probe")
 	if data, _, err := ws.read(10 * time.Second); err != nil || data != "3probe" {
+		if err != nil && c.upgradeAbandoned(e) {
+			ws.close()
+			return nil
+		}
 		c.fail("probe answer %q %v", data, err)
 		ws.close()
 		return nil
@@ -484,7 +520,9 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 		return nil
 	}
 	if err := ws.write("5"); err != nil {
-		c.fail("upgrade packet: %v", err)
+		if !c.upgradeAbandoned(e) {
+			c.fail("upgrade packet: %v", err)
+		}
 		ws.close()
 		pause.Store(false)
 		startPolling()
@@ -495,4 +533,15 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 		wsReader(ws, ech, silent, closed)
 	}()
 	return ws
+}
+
+// upgradeAbandoned reports whether the server gave up the client's upgrade
+// and the session goes on polling, as after an UpgradeTimeout, and notes
+// it.
+func (c *soakClient) upgradeAbandoned(e *loadEnv) bool {
+	if tr, err := e.srv.Transport(c.sid); err != nil || tr != TransportPolling {
+		return false
+	}
+	c.abandoned = true
+	return true
 }

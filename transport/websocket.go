@@ -356,11 +356,16 @@ func (c *WebSocket) fail(code ws.StatusCode, err error) error {
 }
 
 // WriteClose sends a close frame with code and reason, once; later calls
-// do nothing. It does not close the connection.
+// do nothing. It does not close the connection. The code
+// ws.StatusNoStatusRcvd, which must never be sent, sends a close frame
+// without a body: the peer sees that status.
 func (c *WebSocket) WriteClose(code ws.StatusCode, reason string) error {
 	var body [125]byte
-	binary.BigEndian.PutUint16(body[:], uint16(code))
-	n := 2 + copy(body[2:], reason)
+	n := 0
+	if code != ws.StatusNoStatusRcvd {
+		binary.BigEndian.PutUint16(body[:], uint16(code))
+		n = 2 + copy(body[2:], reason)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {

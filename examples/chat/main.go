@@ -68,10 +68,13 @@ func main() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = httpSrv.Shutdown(shutdown)
+		// The sessions first (each client is told), then the HTTP server.
+		// The other order works too: http.Server.Shutdown begins the
+		// eio.Server's Shutdown, so held long-polls do not keep it waiting.
 		if srv.Shutdown(shutdown) != nil {
 			_ = srv.Close()
 		}
+		_ = httpSrv.Shutdown(shutdown)
 	}()
 	done := make(chan struct{})
 	go func() {

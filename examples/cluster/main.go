@@ -289,10 +289,10 @@ func startNode(ctx context.Context, c config, nc *nats.Conn, id, addr string) (*
 func (n *node) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = n.httpSrv.Shutdown(ctx)
 	if n.node.Shutdown(ctx) != nil {
 		_ = n.node.Close()
 	}
+	_ = n.httpSrv.Shutdown(ctx)
 	_ = n.httpSrv.Close()
 	<-n.done
 }

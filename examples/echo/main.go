@@ -113,10 +113,12 @@ func main() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = httpSrv.Shutdown(shutdownCtx)
+		// The sessions first (each client is told), then the HTTP server;
+		// http.Server.Shutdown would begin the eio.Server's Shutdown too.
 		if srv.Shutdown(shutdownCtx) != nil {
 			_ = srv.Close()
 		}
+		_ = httpSrv.Shutdown(shutdownCtx)
 	}()
 	if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
