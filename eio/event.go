@@ -59,7 +59,8 @@ type Event struct {
 }
 
 // Reason says why a session ended. Its String form is the reference
-// implementations' wording.
+// implementations' wording. The zero Reason, "none", is what every event
+// but a disconnect carries, and what [Client.Reason] says before the end.
 type Reason uint8
 
 // Disconnect reasons.
@@ -85,6 +86,7 @@ const (
 )
 
 var reasonNames = [...]string{
+	0:                      "none",
 	ReasonClientDisconnect: "client disconnect",
 	ReasonServerDisconnect: "server disconnect",
 	ReasonPingTimeout:      "ping timeout",
@@ -94,7 +96,7 @@ var reasonNames = [...]string{
 }
 
 // String returns the reason as the reference implementations word it, for
-// example "ping timeout".
+// example "ping timeout"; the zero Reason is "none".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) && reasonNames[r] != "" {
 		return reasonNames[r]
