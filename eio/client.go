@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
@@ -326,8 +327,9 @@ func (c *Client) Err() error {
 }
 
 // Send queues data as a text message. data must be valid UTF-8 (use
-// [Client.SendBinary] for bytes). The client keeps data until it is
-// written: do not change it after the call.
+// [Client.SendBinary] for bytes): otherwise Send returns [ErrInvalidUTF8],
+// queues nothing, and the connection goes on. The client keeps data until
+// it is written: do not change it after the call.
 //
 // Send never waits on the network. It returns [ErrPayloadTooLarge] when
 // the message alone is over the server's maxPayload (as encoded on the
@@ -353,6 +355,9 @@ func (c *Client) SendJSON(v any) error {
 }
 
 func (c *Client) send(p codec.Packet) error {
+	if !p.Binary && !utf8.Valid(p.Data) {
+		return ErrInvalidUTF8
+	}
 	if c.maxPayload > 0 && wireLen(p, c.mode.Load() == 0) > c.maxPayload {
 		return ErrPayloadTooLarge
 	}

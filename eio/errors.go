@@ -24,6 +24,10 @@ var (
 	// ErrPayloadTooLarge: a message is larger than the peer accepts
 	// (its maxPayload).
 	ErrPayloadTooLarge = errors.New("eio: message over the maximum payload")
+	// ErrInvalidUTF8: a text message (or another packet that travels as
+	// text) is not valid UTF-8. Nothing was queued and the session goes
+	// on; send bytes with SendBinary.
+	ErrInvalidUTF8 = errors.New("eio: text message is not valid UTF-8")
 )
 
 // ErrorCode is an Engine.IO protocol error code, as the reference server

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
@@ -92,8 +93,9 @@ func NewServer(opts *Options) *Server {
 func (s *Server) Events() <-chan Event { return s.events }
 
 // Send queues data as a text message to the session sid. data must be valid
-// UTF-8 (use [Server.SendBinary] for bytes). The server keeps data until it
-// is written: do not change it after the call.
+// UTF-8 (use [Server.SendBinary] for bytes): otherwise Send returns
+// [ErrInvalidUTF8], queues nothing, and the session goes on. The server
+// keeps data until it is written: do not change it after the call.
 //
 // Send never waits on the peer. It returns [ErrUnknownSession],
 // [ErrSessionClosed], or [ErrSlowConsumer] when the session's queue is full
@@ -109,7 +111,7 @@ func (s *Server) SendBinary(sid string, data []byte) error {
 }
 
 // SendJSON encodes v with Options.JSON (encoding/json by default) and
-// queues it as a text message to the session sid.
+// queues it as a text message to the session sid, as [Server.Send] does.
 func (s *Server) SendJSON(sid string, v any) error {
 	data, err := s.opts.JSON.Marshal(v)
 	if err != nil {
@@ -120,11 +122,17 @@ func (s *Server) SendJSON(sid string, v any) error {
 
 // SendPacket queues a raw packet to the session sid, for protocol-level
 // work (a noop, a message with unusual framing). Most applications want
-// [Server.Send]. Errors are those of Send.
+// [Server.Send]. Errors are those of Send: a packet that travels as text
+// must be valid UTF-8.
 func (s *Server) SendPacket(sid string, p codec.Packet) error {
 	sess, ok := s.sessions.Load(sid)
 	if !ok {
 		return ErrUnknownSession
+	}
+	if !codec.FrameIsBinary(p, sess.version) && !utf8.Valid(p.Data) {
+		// A WebSocket peer would end the session over it (close 1007),
+		// and a polling one would get the bytes as they are.
+		return ErrInvalidUTF8
 	}
 	switch sess.out.TrySend(p) {
 	case nil:
