@@ -166,8 +166,9 @@ var (
 // also bounded by RequestTimeout.
 //
 // Dial's errors: a [*HTTPError] when the server refuses the handshake (with
-// its status and, from the reference servers, the JSON code and message,
-// for example code 5 for an unsupported protocol version); an error
+// its status, the URL without its query, and the JSON code and message of
+// the body: code 5 for an unsupported protocol version from the reference
+// servers, the message alone from an Authorize rejection); an error
 // wrapping [codec.ErrBadHandshake] when the open packet is invalid; ctx's
 // error, wrapped, when ctx ends first (test with errors.Is); a wrapped
 // context.DeadlineExceeded when RequestTimeout passes; otherwise the

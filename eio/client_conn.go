@@ -66,7 +66,7 @@ func (c *Client) get(ctx context.Context, u string) ([]codec.Packet, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := readPollBody(resp, maxErrorBodyBytes)
-		return nil, httpErrorFrom(resp.StatusCode, body)
+		return nil, httpErrorFrom(u, resp.StatusCode, body)
 	}
 	body, err := readPollBody(resp, c.opts.MaxPayload)
 	if err != nil {
@@ -98,7 +98,7 @@ func (c *Client) post(ctx context.Context, body []byte) error {
 	// Read the small answer ("ok") whole so that the connection is reused.
 	b, _ := readPollBody(resp, maxErrorBodyBytes)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("eio: post: %w", httpErrorFrom(resp.StatusCode, b))
+		return fmt.Errorf("eio: post: %w", httpErrorFrom(c.pollURL, resp.StatusCode, b))
 	}
 	return nil
 }
@@ -145,16 +145,26 @@ func readPollBody(resp *http.Response, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// httpErrorFrom builds the error of an HTTP error answer, with the
-// reference JSON code and message when the body has them.
-func httpErrorFrom(status int, body []byte) *HTTPError {
-	e := &HTTPError{Status: status, Body: body, Code: -1}
+// httpErrorFrom builds the error of an HTTP error answer to a request for
+// rawURL, with the JSON code and message when the body has them.
+func httpErrorFrom(rawURL string, status int, body []byte) *HTTPError {
+	u, _, _ := strings.Cut(rawURL, "?")
+	e := &HTTPError{Status: status, URL: u, Body: body, Code: -1}
 	var j struct {
-		Code    *int   `json:"code"`
-		Message string `json:"message"`
+		Code    *int    `json:"code"`
+		Message *string `json:"message"`
 	}
-	if json.Unmarshal(body, &j) == nil && j.Code != nil {
-		e.Code, e.Message = ErrorCode(*j.Code), j.Message
+	if json.Unmarshal(body, &j) != nil {
+		return e
+	}
+	if j.Message != nil {
+		e.Message = *j.Message
+	}
+	if j.Code != nil {
+		e.Code = ErrorCode(*j.Code)
+		if j.Message == nil {
+			e.Message = e.Code.Message()
+		}
 	}
 	return e
 }
@@ -241,7 +251,7 @@ func (c *Client) dialWebSocket(ctx context.Context, u string) (*transport.WebSoc
 		NetDial:   c.opts.wsDial,
 		TLSConfig: c.opts.wsTLS,
 		OnStatusError: func(status int, _ []byte, resp io.Reader) {
-			refused = readRefusal(status, resp)
+			refused = readRefusal(u, status, resp)
 		},
 	}
 	if len(h) > 0 {
@@ -345,16 +355,16 @@ func (c *Client) dialProxy(ctx context.Context, proxy *url.URL, addr string) (ne
 	return conn, nil
 }
 
-// readRefusal reads the HTTP answer that refused a WebSocket handshake.
+// readRefusal reads the HTTP answer that refused a WebSocket handshake to u.
 // resp starts with the status line and is bounded by the dial's deadline.
-func readRefusal(status int, resp io.Reader) *HTTPError {
+func readRefusal(u string, status int, resp io.Reader) *HTTPError {
 	r, err := http.ReadResponse(bufio.NewReader(resp), nil)
 	if err != nil {
-		return httpErrorFrom(status, nil)
+		return httpErrorFrom(u, status, nil)
 	}
 	defer r.Body.Close()
 	body, _ := readPollBody(r, maxErrorBodyBytes)
-	return httpErrorFrom(status, body)
+	return httpErrorFrom(u, status, body)
 }
 
 // probeWebSocket runs the upgrade probe (2probe, 3probe) on a new

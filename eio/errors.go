@@ -66,18 +66,29 @@ func (c ErrorCode) Message() string {
 // [Client] sees it when a handshake or a poll is refused.
 type HTTPError struct {
 	Status int    // HTTP status
+	URL    string // the request's URL without its query (which may hold a token)
 	Body   []byte // the response body, as sent
-	// Code and Message are the reference JSON error fields when the body
-	// has them; Code is -1 otherwise.
-	Code    ErrorCode
+	// Code is the reference JSON error code when the body has one
+	// ({"code":1,"message":"Session ID unknown"}), -1 otherwise.
+	Code ErrorCode
+	// Message is the body's "message" when it is a JSON object with one:
+	// the reference servers' errors, and the {"message":"..."} that a
+	// chanio or python-engineio Authorize rejection sends.
 	Message string
 }
 
-// Error gives the status and the reference message, or the start of the
-// body when it has none.
+// Error gives the URL, the status and the body's message, or the start of
+// the body when it has none.
 func (e *HTTPError) Error() string {
-	if e.Code >= 0 {
-		return fmt.Sprintf("eio: server answered %d: %s (code %d)", e.Status, e.Message, e.Code)
+	who := e.URL
+	if who == "" {
+		who = "server"
 	}
-	return fmt.Sprintf("eio: server answered %d: %.200q", e.Status, e.Body)
+	switch {
+	case e.Code >= 0:
+		return fmt.Sprintf("eio: %s answered %d: %s (code %d)", who, e.Status, e.Message, e.Code)
+	case e.Message != "":
+		return fmt.Sprintf("eio: %s answered %d: %s", who, e.Status, e.Message)
+	}
+	return fmt.Sprintf("eio: %s answered %d: %.200q", who, e.Status, e.Body)
 }
