@@ -147,7 +147,6 @@ var (
 	errUnexpectedOnProbe = errors.New("eio: packet on the websocket before the upgrade")
 	errResponseOverLimit = fmt.Errorf("eio: server response over ClientOptions.MaxPayload: %w", codec.ErrTooLarge)
 	errUnsupportedEncode = errors.New("eio: unsupported Content-Encoding in a polling response")
-	errHandshakeNotOpen  = fmt.Errorf("eio: first packet from the server is not an open packet: %w", codec.ErrBadHandshake)
 	errUnknownTransport  = errors.New("eio: unknown transport in ClientOptions.Transports")
 	errBadURL            = errors.New("eio: URL must be http, https, ws or wss with a host")
 )
@@ -169,10 +168,13 @@ var (
 // its status, the URL without its query, and the JSON code and message of
 // the body: code 5 for an unsupported protocol version from the reference
 // servers, the message alone from an Authorize rejection); an error
-// wrapping [codec.ErrBadHandshake] when the open packet is invalid; ctx's
-// error, wrapped, when ctx ends first (test with errors.Is); a wrapped
-// context.DeadlineExceeded when RequestTimeout passes; otherwise the
-// network error.
+// wrapping [ErrNotEngineIO] when the URL answers but not as an Engine.IO
+// server (a web page); an error wrapping [codec.ErrBadHandshake] when the
+// open packet is invalid; an error wrapping [codec.ErrTooLarge] when the
+// answer is over MaxPayload; ctx's error, wrapped, when ctx ends first
+// (test with errors.Is); a wrapped context.DeadlineExceeded when
+// RequestTimeout passes; otherwise the network error. When the server had
+// opened a session before the failure, Dial closes it on the way out.
 func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
 	o := opts.withDefaults()
 	c, err := dial(ctx, rawURL, o)
@@ -199,7 +201,7 @@ func dial(ctx context.Context, rawURL string, o clientOptions) (*Client, error) 
 	var hs codec.Handshake
 	var conn *transport.WebSocket
 	if o.open == TransportPolling {
-		hs, c.initial, err = c.handshakePolling(hctx, ep.url(TransportPolling, ""))
+		hs, c.initial, err = c.handshakePolling(hctx, ep)
 	} else {
 		hs, conn, err = c.handshakeWebSocket(hctx, ep.url(TransportWebSocket, ""))
 	}
@@ -813,7 +815,7 @@ func (c *Client) startPost(b []codec.Packet) {
 	ctx, cancel := context.WithTimeout(c.io.Context(), c.opts.RequestTimeout)
 	err := c.io.Go("post", func(ioctx context.Context) error {
 		defer cancel()
-		err := c.post(ctx, *buf)
+		err := c.post(ctx, c.pollURL, *buf)
 		transport.ReleaseBuffer(buf)
 		_ = c.ctl.Send(ioctx, postDone{err: err})
 		return nil

@@ -28,6 +28,11 @@ var (
 	// text) is not valid UTF-8. Nothing was queued and the session goes
 	// on; send bytes with SendBinary.
 	ErrInvalidUTF8 = errors.New("eio: text message is not valid UTF-8")
+	// ErrNotEngineIO: the URL given to [Dial] answered, but not as an
+	// Engine.IO server does (a web page, another protocol's WebSocket).
+	// Dial's error wraps it, names the URL and shows the start of the
+	// answer; it also matches codec.ErrBadHandshake.
+	ErrNotEngineIO = errors.New("eio: not an Engine.IO server")
 )
 
 // ErrorCode is an Engine.IO protocol error code, as the reference server

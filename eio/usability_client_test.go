@@ -3,12 +3,18 @@ package eio_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/clienttest"
+	"github.com/chanio/chanio/transport"
 )
 
 // TestClientSendInvalidUTF8: the client refuses a text message that is not
@@ -76,5 +82,87 @@ func TestClientHTTPErrorBody(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestClientNotEngineIO: Dial against something that answers but is not
+// an Engine.IO server says so plainly, with the URL, whichever transport
+// it opens on.
+func TestClientNotEngineIO(t *testing.T) {
+	page := "<!doctype html><title>Welcome</title><p>Hello"
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, page)
+	}))
+	defer plain.Close()
+	// A WebSocket server that speaks something else.
+	chat := clFakeWebSocket(t, func(conn net.Conn) { clWriteText(conn, "hello, who are you?") })
+	cases := []struct {
+		name, url  string
+		transports []string
+		detail     string
+	}{
+		{"web page over polling", plain.URL, []string{eio.TransportPolling}, "<!doctype html>"},
+		{"web page over websocket", plain.URL, []string{eio.TransportWebSocket}, "200"},
+		{"another websocket protocol", chat, []string{eio.TransportWebSocket}, "hello, who are you?"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := url.Parse(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := eio.Dial(context.Background(), tc.url+"/?token=secret", clOpts(tc.transports))
+			if c != nil {
+				_ = c.Close(context.Background())
+				t.Fatal("Dial succeeded")
+			}
+			if !errors.Is(err, eio.ErrNotEngineIO) || !errors.Is(err, codec.ErrBadHandshake) {
+				t.Errorf("Dial: %v, want ErrNotEngineIO (and codec.ErrBadHandshake)", err)
+			}
+			want := "eio: dial http://" + u.Host + "/engine.io/: not an Engine.IO server"
+			if text := err.Error(); !strings.HasPrefix(text, want) || !strings.Contains(text, tc.detail) ||
+				strings.Contains(text, "codec:") || strings.Contains(text, "secret") {
+				t.Errorf("error text %q: want it to start %q and show %q, without codec's wording or the query", text, want, tc.detail)
+			}
+		})
+	}
+}
+
+// TestClientDialFailsAfterHandshake: when Dial fails once the server has
+// opened the session (here the open packet is over MaxPayload), the client
+// ends that session on its way out rather than leave it to its ping
+// timeout.
+func TestClientDialFailsAfterHandshake(t *testing.T) {
+	cases := []struct {
+		name       string
+		transports []string
+		reason     eio.Reason
+	}{
+		{"polling", []string{eio.TransportPolling}, eio.ReasonClientDisconnect},
+		{"websocket", []string{eio.TransportWebSocket}, eio.ReasonTransportClose},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The default heartbeat: the session would live 45s unclosed.
+			e := clStartEcho(t, nil, false)
+			opts := clOpts(tc.transports)
+			opts.MaxPayload = 100
+			c, err := eio.Dial(context.Background(), e.url, opts)
+			if c != nil {
+				_ = c.Close(context.Background())
+				t.Fatal("Dial succeeded")
+			}
+			if !errors.Is(err, codec.ErrTooLarge) && !errors.Is(err, transport.ErrMessageTooBig) {
+				t.Fatalf("Dial: %v, want an over-MaxPayload error", err)
+			}
+			if ev := e.nextDisconnect(t); ev.Reason != tc.reason {
+				t.Errorf("the server's session ended with %v (%v), want %v", ev.Reason, ev.Err, tc.reason)
+			}
+			if n := e.srv.Len(); n != 0 {
+				t.Errorf("the server holds %d sessions", n)
+			}
+		})
 	}
 }
