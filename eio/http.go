@@ -22,12 +22,14 @@ const maxPacketsPerPost = 4096
 const maxQueryBytes = 8 << 10
 
 // ServeHTTP answers Engine.IO requests at the server's path: handshakes,
-// long-polling GETs and POSTs, and WebSocket upgrades. Anything else at
-// another path is a 404. Protocol errors are answered as the reference
+// long-polling GETs and POSTs, and WebSocket upgrades. A request at another
+// path is a 404 whose body names Options.Path; the first Engine.IO request
+// at another path (a server mounted where Options.Path does not say) is
+// also logged as a warning. Protocol errors are answered as the reference
 // server does: 400 (403 for code 4) with {"code":N,"message":"..."}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.atPath(r.URL.Path) {
-		http.NotFound(w, r)
+		s.notAtPath(w, r)
 		return
 	}
 	if !s.checkCORS(w, r) {
@@ -105,6 +107,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.handshakePolling(w, r, v)
 	}
+}
+
+// notAtPath answers a request outside Options.Path with a 404 that says
+// where the server answers: a server mounted at "/realtime/" with the
+// default Options.Path otherwise answers every request with a bare 404.
+// The first such request that carries Engine.IO's EIO parameter is logged,
+// once per server, so that the log does not grow with every retry.
+func (s *Server) notAtPath(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.RawQuery, "EIO=") && s.pathWarned.CompareAndSwap(false, true) {
+		s.log.Warn("eio: Engine.IO request at a path other than Options.Path; is the server mounted where Options.Path says?",
+			"path", r.URL.Path, "options_path", s.opts.Path, "remote", r.RemoteAddr)
+	}
+	http.Error(w, "404 page not found: this Engine.IO server answers at "+strconv.Quote(s.opts.Path)+
+		" (Options.Path)", http.StatusNotFound)
 }
 
 // isWebSocketUpgrade reports whether r asks for a WebSocket.

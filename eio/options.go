@@ -23,7 +23,8 @@ const (
 // means the documented default, which is the protocol's.
 type Options struct {
 	// Path is the URL path the server answers on. Zero means "/engine.io/".
-	// The path without its trailing slash is answered too.
+	// The path without its trailing slash is answered too. Mount the server
+	// at this path: a request at another one gets a 404 that names it.
 	Path string
 
 	// PingInterval is how long the server waits after the open packet, and

@@ -51,6 +51,8 @@ type Server struct {
 	closing   atomic.Bool
 	closeOnce sync.Once
 	stats     serverStats
+
+	pathWarned atomic.Bool // a request outside Options.Path was logged
 }
 
 // NewServer returns a running server configured by opts (nil means all

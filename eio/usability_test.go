@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/chanio/chanio/codec"
@@ -111,3 +113,35 @@ type rawBytesJSON struct{ out []byte }
 
 func (j rawBytesJSON) Marshal(any) ([]byte, error) { return j.out, nil }
 func (j rawBytesJSON) Unmarshal([]byte, any) error { return nil }
+
+// TestServerPathMismatch: a server mounted at a path other than its
+// Options.Path answers Engine.IO requests with a 404 that names the path it
+// expects, and logs a warning once, not once per request.
+func TestServerPathMismatch(t *testing.T) {
+	var out lockedWriter
+	srv := NewServer(&Options{Logger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	mux := http.NewServeMux()
+	mux.Handle("/realtime/", srv)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = srv.Close()
+	})
+	for range 3 {
+		status, body := httpDo(t, http.MethodGet, hs.URL+"/realtime/?EIO=4&transport=polling", "")
+		if status != http.StatusNotFound || !strings.Contains(body, `"/engine.io/"`) || !strings.Contains(body, "Options.Path") {
+			t.Fatalf("request at the wrong path: %d %q, want 404 naming Options.Path \"/engine.io/\"", status, body)
+		}
+	}
+	logged := out.String()
+	if n := strings.Count(logged, "level=WARN"); n != 1 || !strings.Contains(logged, "/realtime/") || !strings.Contains(logged, "/engine.io/") {
+		t.Fatalf("log %q: want one warning naming both paths", logged)
+	}
+	// A request that is not Engine.IO's gets a 404 too, and no warning.
+	if status, _ := httpDo(t, http.MethodGet, hs.URL+"/realtime/favicon.ico", ""); status != http.StatusNotFound {
+		t.Fatalf("other request: %d", status)
+	}
+	if out.String() != logged {
+		t.Fatalf("logged more: %q", strings.TrimPrefix(out.String(), logged))
+	}
+}
