@@ -252,7 +252,11 @@ func (c *Client) start(conn *transport.WebSocket) {
 	c.io = actor.NewGroup(func(name string, err error) {
 		c.log.Error("eio: client goroutine failed", "name", name, "err", err)
 	})
-	c.events <- Event{Type: EventConnect, SID: c.sid}
+	opened := TransportPolling
+	if conn != nil {
+		opened = TransportWebSocket
+	}
+	c.events <- Event{Type: EventConnect, SID: c.sid, Transport: opened}
 	if conn != nil {
 		c.ws = conn
 		c.mode.Store(1)
@@ -692,6 +696,7 @@ func (c *Client) maybeSwitch() {
 	c.mode.Store(1)
 	c.arm()
 	c.log.Debug("eio: upgraded to websocket")
+	c.emit(Event{Type: EventUpgrade, SID: c.sid, Transport: TransportWebSocket})
 	c.flush()
 }
 

@@ -10,14 +10,21 @@ type EventType uint8
 
 // The kinds of event. For each session (or client connection) they come in
 // this order: one EventConnect, its EventMessages, exactly one
-// EventDisconnect.
+// EventDisconnect. A session that moves from long-polling to WebSocket
+// reports it with one EventUpgrade among its messages: those before it
+// came over polling, those after it over the WebSocket.
 const (
 	EventConnect EventType = iota + 1
 	EventMessage
 	EventDisconnect
+	// EventUpgrade: the session has moved to the transport named in
+	// Event.Transport (the Node server's "upgrade" event). On a server it
+	// comes once the client's upgrade packet has arrived; on a client,
+	// once the client has sent it. Sessions that do not upgrade have none.
+	EventUpgrade
 )
 
-// String returns "connect", "message" or "disconnect".
+// String returns "connect", "message", "disconnect" or "upgrade".
 func (t EventType) String() string {
 	switch t {
 	case EventConnect:
@@ -26,16 +33,23 @@ func (t EventType) String() string {
 		return "message"
 	case EventDisconnect:
 		return "disconnect"
+	case EventUpgrade:
+		return "upgrade"
 	}
 	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Event is one thing that happened to a session: it connected, it sent a
-// message, or it ended. Servers deliver them on [Server.Events], clients on
-// [Client.Events].
+// message, it upgraded, or it ended. Servers deliver them on
+// [Server.Events], clients on [Client.Events].
 type Event struct {
 	Type EventType
 	SID  string
+
+	// Transport is, in an EventConnect, the transport the session opened
+	// on, and in an EventUpgrade the one it moved to: [TransportPolling]
+	// or [TransportWebSocket]. It is empty in other events.
+	Transport string
 
 	// Data is the body of an EventMessage. It belongs to the receiver: it
 	// is not reused, and may be kept, changed or handed to Send.

@@ -227,7 +227,7 @@ func (s *session) attach(c *transport.WebSocket) {
 func (s *session) begin() {
 	now := s.srv.now()
 	s.countTransport(1)
-	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
+	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.transportName()})
 	s.req = nil
 	if s.version == codec.V4 {
 		s.nextPing = now.add(s.srv.opts.PingInterval)
@@ -352,6 +352,14 @@ func (s *session) abort() {
 
 // emit queues an event for the application, in order.
 func (s *session) emit(ev Event) { s.events.push(s.srv.events, ev) }
+
+// transportName names the transport the session is on.
+func (s *session) transportName() string {
+	if s.ws != nil {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
 
 // countTransport moves the server's count of sessions on the session's
 // transport by delta.
@@ -628,6 +636,7 @@ func (s *session) receiveProbe(m inbound) {
 		s.mode.Store(uint32(modeWebSocket))
 		s.srv.stats.upgrades.Add(1)
 		s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
+		s.emit(Event{Type: EventUpgrade, SID: s.sid, Transport: TransportWebSocket})
 		if s.poll != nil {
 			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
 			s.poll = nil

@@ -166,3 +166,56 @@ func TestClientDialFailsAfterHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestClientUpgradeEvent: a client reports its upgrade with an
+// EventUpgrade naming the new transport, after what came over polling (the
+// server's initial message) and before what comes over the WebSocket; a
+// client that does not upgrade reports none.
+func TestClientUpgradeEvent(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			e := clStartEcho(t, &eio.Options{InitialMessage: []byte("welcome")}, false)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
+			defer cancel()
+			c, err := eio.Dial(ctx, e.url, clOpts(m.Transports))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(ctx)
+			open := eio.TransportPolling
+			if m.Transports != nil {
+				open = m.Transports[0]
+			}
+			if ev := clienttest.Next(t, c); ev.Type != eio.EventConnect || ev.Transport != open {
+				t.Fatalf("first event %v transport %q, want connect on %s", ev.Type, ev.Transport, open)
+			}
+			if ev := clienttest.Next(t, c); ev.Type != eio.EventMessage || string(ev.Data) != "welcome" {
+				t.Fatalf("second event %v %q, want the initial message", ev.Type, ev.Data)
+			}
+			if open != m.Final {
+				ev := clienttest.Next(t, c)
+				if ev.Type != eio.EventUpgrade || ev.Transport != eio.TransportWebSocket || ev.SID != c.SID() {
+					t.Fatalf("event %v transport %q sid %q, want the upgrade to websocket", ev.Type, ev.Transport, ev.SID)
+				}
+				if tr := c.Transport(); tr != eio.TransportWebSocket {
+					t.Fatalf("Transport() = %q at the upgrade event", tr)
+				}
+			}
+			if err := c.Send([]byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			if ev := clienttest.Next(t, c); ev.Type != eio.EventMessage || string(ev.Data) != "after" {
+				t.Fatalf("event %v %q, want the echo", ev.Type, ev.Data)
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for ev := range c.Events() {
+				if ev.Type == eio.EventUpgrade {
+					t.Fatalf("an upgrade event after the end")
+				}
+			}
+		})
+	}
+}
