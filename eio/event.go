@@ -61,9 +61,11 @@ type Event struct {
 	// the error behind it (a protocol violation, an I/O error).
 	Reason Reason
 	Err    error
-	// Session is, in an EventDisconnect on the server, the data the
-	// application kept with [Server.SaveSession] or [Server.UpdateSession]
-	// when the session ended.
+	// Session is, on the server, the data the application keeps with the
+	// session: in an EventConnect, what Options.AuthorizeSession returned
+	// for it (nil without that hook); in an EventDisconnect, the data when
+	// the session ended, as [Server.SaveSession] or [Server.UpdateSession]
+	// last left it.
 	Session any
 
 	// Request is the handshake request of an EventConnect on the server

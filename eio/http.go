@@ -99,13 +99,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server full")
 		return
 	}
-	if !s.authorize(w, r) {
+	data, ok := s.authorize(w, r)
+	if !ok {
 		return
 	}
 	if name == TransportWebSocket {
-		s.handshakeWebSocket(w, r, v)
+		s.handshakeWebSocket(w, r, v, data)
 	} else {
-		s.handshakePolling(w, r, v)
+		s.handshakePolling(w, r, v, data)
 	}
 }
 
@@ -171,12 +172,14 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
 }
 
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version) {
+// handshakePolling opens a polling session whose data starts as data.
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, data any) {
 	sess, err := s.newSession(v, r)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
+	sess.data = data // the handshake owns the session until start
 	pkts := s.openPackets(sess.sid, true)
 	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "transport", TransportPolling, "remote", r.RemoteAddr)
@@ -189,12 +192,14 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	transport.ReleaseBuffer(buf)
 }
 
-func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
+// handshakeWebSocket opens a WebSocket session whose data starts as data.
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version, data any) {
 	sess, err := s.newSession(v, r)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
+	sess.data = data // the handshake owns the session until start
 	upgrader := s.upgrader
 	if s.opts.Cookie != nil {
 		upgrader.Header = http.Header{"Set-Cookie": {s.cookie(sess.sid).String()}}
@@ -242,36 +247,40 @@ func (s *Server) cookie(sid string) *http.Cookie {
 	return &c
 }
 
-// authorize runs Options.Authorize; it answers a refused handshake and
+// authorize runs Options.Authorize, then Options.AuthorizeSession, and
+// returns the session's first data. It answers a refused handshake and
 // returns false.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
-	if s.opts.Authorize == nil {
-		return true
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (data any, ok bool) {
+	var err error
+	if s.opts.Authorize != nil {
+		err = s.opts.Authorize(r)
 	}
-	err := s.opts.Authorize(r)
+	if err == nil && s.opts.AuthorizeSession != nil {
+		data, err = s.opts.AuthorizeSession(r)
+	}
 	if err == nil {
-		return true
+		return data, true
 	}
 	status := http.StatusUnauthorized
-	body := any(map[string]string{"message": err.Error()})
+	answer := any(map[string]string{"message": err.Error()})
 	var rej *Rejection
 	if errors.As(err, &rej) {
-		status, body = rej.status(), rej.Body
-		if body == nil {
-			body = map[string]string{"message": "Unauthorized"}
+		status, answer = rej.status(), rej.Body
+		if answer == nil {
+			answer = map[string]string{"message": "Unauthorized"}
 		}
 	}
-	data, merr := s.opts.JSON.Marshal(body)
+	body, merr := s.opts.JSON.Marshal(answer)
 	if merr != nil {
-		data = []byte(`{"message":"Unauthorized"}`)
+		body = []byte(`{"message":"Unauthorized"}`)
 	}
 	s.log.Info("eio: handshake rejected by Authorize", "status", status, "err", err, "remote", r.RemoteAddr)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(data)
-	return false
+	_, _ = w.Write(body)
+	return nil, false
 }
 
 // serveUpgrade takes a WebSocket for a polling session to its actor, which

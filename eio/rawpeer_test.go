@@ -128,9 +128,18 @@ type wsPeer struct {
 
 func dialWS(t *testing.T, base, sid string) *wsPeer {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(eioURL(base, "transport=websocket"), "http")
 	if sid != "" {
-		u += "&sid=" + sid
+		return dialWSQuery(t, base, "sid="+sid)
+	}
+	return dialWSQuery(t, base, "")
+}
+
+// dialWSQuery is dialWS with query added to the URL's.
+func dialWSQuery(t *testing.T, base, query string) *wsPeer {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(eioURL(base, "transport=websocket"), "http")
+	if query != "" {
+		u += "&" + query
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

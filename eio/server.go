@@ -256,8 +256,9 @@ func (s *Server) finishClose() {
 	})
 }
 
-// Session returns the data the application keeps with the session sid (nil
-// until saved). It waits for the session's actor, within ctx.
+// Session returns the data the application keeps with the session sid:
+// what Options.AuthorizeSession returned for it, or what was saved since
+// (nil when neither). It waits for the session's actor, within ctx.
 func (s *Server) Session(ctx context.Context, sid string) (any, error) {
 	return s.dataCommand(ctx, sid, command{kind: cmdGet})
 }

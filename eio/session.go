@@ -227,7 +227,7 @@ func (s *session) attach(c *transport.WebSocket) {
 func (s *session) begin() {
 	now := s.srv.now()
 	s.countTransport(1)
-	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.transportName()})
+	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.transportName(), Session: s.data})
 	s.req = nil
 	if s.version == codec.V4 {
 		s.nextPing = now.add(s.srv.opts.PingInterval)
