@@ -136,16 +136,72 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 		// and a polling one would get the bytes as they are.
 		return ErrInvalidUTF8
 	}
-	switch sess.out.TrySend(p) {
+	return s.enqueue(sess, transport.Outgoing{Packet: p})
+}
+
+// enqueue queues item to sess without waiting; a full queue closes the
+// session as a slow consumer.
+func (s *Server) enqueue(sess *session, item transport.Outgoing) error {
+	switch sess.out.TrySend(item) {
 	case nil:
 		return nil
 	case actor.ErrFull:
-		s.log.Warn("eio: slow consumer, closing session", "sid", sid, "queued_bytes", sess.out.Bytes())
+		s.log.Warn("eio: slow consumer, closing session", "sid", sess.sid, "queued_bytes", sess.out.Bytes())
 		sess.requestClose(ReasonSlowConsumer, nil, true)
 		return ErrSlowConsumer
 	default:
 		return ErrSessionClosed
 	}
+}
+
+// Broadcast queues data as a text message to every session the server
+// holds or, with a filter, to each session whose id filter accepts (return
+// false to leave one out: the sender, say). filter runs on the calling
+// goroutine, once per session, and may call any Server method.
+//
+// The message is encoded once, as the WebSocket frame and as the polling
+// packet (for each protocol version the server accepts, and compressed
+// too when WebSocketCompression applies), and every session's queue holds
+// those same bytes: one allocation per broadcast, whatever the number of
+// sessions, and no copy per session. data is copied by then: it may be
+// reused once Broadcast returns.
+//
+// Broadcast never waits on a peer. For each session it does what
+// [Server.Send] does: a session whose queue is full is closed with
+// [ReasonSlowConsumer], one that is ending is skipped; neither fails the
+// broadcast. It returns how many sessions it queued the message for, and
+// [ErrInvalidUTF8] (nothing queued) when data is not valid UTF-8, or
+// [ErrServerClosed] once Shutdown or Close has begun.
+func (s *Server) Broadcast(data []byte, filter func(sid string) bool) (int, error) {
+	if !utf8.Valid(data) {
+		return 0, ErrInvalidUTF8
+	}
+	return s.broadcast(codec.Packet{Type: codec.Message, Data: data}, filter)
+}
+
+// BroadcastBinary queues data as a binary message to every session, or to
+// those filter accepts, as [Server.Broadcast] does text.
+func (s *Server) BroadcastBinary(data []byte, filter func(sid string) bool) (int, error) {
+	return s.broadcast(codec.Packet{Type: codec.Message, Data: data, Binary: true}, filter)
+}
+
+func (s *Server) broadcast(p codec.Packet, filter func(sid string) bool) (int, error) {
+	if s.closing.Load() {
+		return 0, ErrServerClosed
+	}
+	item := transport.Prepare(p, transport.PrepareOptions{
+		V3:               s.opts.AllowEIO3,
+		Deflate:          s.opts.WebSocketCompression,
+		DeflateThreshold: s.opts.CompressionThreshold,
+	})
+	n := 0
+	s.sessions.Range(func(sid string, sess *session) bool {
+		if (filter == nil || filter(sid)) && s.enqueue(sess, item) == nil {
+			n++
+		}
+		return true
+	})
+	return n, nil
 }
 
 // Disconnect ends the session sid from the server side: queued messages are

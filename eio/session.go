@@ -79,8 +79,8 @@ type inbound struct {
 
 const inboundOverhead = 64 // bytes counted per queued item beyond its data
 
-func inboundSize(m inbound) int     { return len(m.pkt.Data) + inboundOverhead }
-func packetSize(p codec.Packet) int { return len(p.Data) + inboundOverhead }
+func inboundSize(m inbound) int        { return len(m.pkt.Data) + inboundOverhead }
+func outSize(o transport.Outgoing) int { return len(o.Packet.Data) + inboundOverhead }
 
 // Errors behind ReasonTransportError, carried in Event.Err.
 var (
@@ -106,9 +106,9 @@ type session struct {
 	sid string
 	srv *Server
 
-	cmds *actor.Mailbox[command]      // HTTP handlers
-	in   *actor.Mailbox[inbound]      // readers and POSTs; waits give backpressure
-	out  *actor.Mailbox[codec.Packet] // Send; bounded by MaxQueueBytes
+	cmds *actor.Mailbox[command]            // HTTP handlers
+	in   *actor.Mailbox[inbound]            // readers and POSTs; waits give backpressure
+	out  *actor.Mailbox[transport.Outgoing] // Send and Broadcast; bounded by MaxQueueBytes
 
 	closeReq atomic.Pointer[closeRequest]        // an end asked for by another goroutine
 	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
@@ -128,9 +128,9 @@ type session struct {
 	probe *transport.WebSocket // a WebSocket being upgraded to
 	poll  *pollRequest         // the held GET
 
-	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
-	batch   []codec.Packet // scratch for a write
-	inBatch []inbound      // scratch for a drain of in
+	ctrl    []codec.Packet       // actor's own packets (ping, pong, noop) to send next
+	batch   []transport.Outgoing // scratch for a write
+	inBatch []inbound            // scratch for a drain of in
 
 	events eventQueue // events waiting for room in Server.events
 
@@ -179,7 +179,7 @@ func (srv *Server) newSession(v codec.Version, r *http.Request) (*session, error
 		req:     r,
 		cmds:    actor.NewMailbox[command](16),
 		in:      actor.NewSizedMailbox(256, int(o.MaxPayload), inboundSize),
-		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
+		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, outSize),
 	}
 	runner, err := srv.group.NewRunner("session", s.work)
 	if err != nil {
@@ -425,6 +425,13 @@ func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, s.version)
 	p.reply <- pollReply{body: buf, messages: countMessages(pkts)}
+}
+
+// replyPollBatch answers p with a batch from collect.
+func (s *session) replyPollBatch(p *pollRequest, b []transport.Outgoing) {
+	buf := transport.AcquireBuffer()
+	*buf = transport.AppendPayload(*buf, b, s.version)
+	p.reply <- pollReply{body: buf, messages: countOutgoing(b)}
 }
 
 func (s *session) onUpgrade(c *transport.WebSocket) {
@@ -673,8 +680,11 @@ func (s *session) queueCtrl(p codec.Packet) {
 // none): the actor's own packets, the application's, and the close packet
 // when it is owed and nothing is left before it. closing reports that the
 // close packet is in.
-func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
-	b = append(s.batch[:0], s.ctrl...)
+func (s *session) collect(limit int) (b []transport.Outgoing, closing bool) {
+	b = s.batch[:0]
+	for _, p := range s.ctrl {
+		b = append(b, transport.Outgoing{Packet: p})
+	}
 	clear(s.ctrl)
 	s.ctrl = s.ctrl[:0]
 	before := len(b)
@@ -685,15 +695,15 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 	b, _ = s.out.DrainMax(b, room)
 	if n := len(b) - before; n > 0 {
 		size := 0
-		for _, p := range b[before:] {
-			size += len(p.Data)
+		for i := range b[before:] {
+			size += len(b[before+i].Packet.Data)
 		}
 		s.srv.stats.messagesOut.Add(uint64(n))
 		s.srv.stats.bytesOut.Add(uint64(size))
 		s.srv.stats.noteQueue(int64(size))
 	}
 	if s.sendClose && s.out.Len() == 0 {
-		b = append(b, codec.Packet{Type: codec.Close})
+		b = append(b, transport.Outgoing{Packet: codec.Packet{Type: codec.Close}})
 		closing = true
 	}
 	return b, closing
@@ -710,7 +720,18 @@ func countMessages(pkts []codec.Packet) int {
 	return n
 }
 
-func (s *session) release(b []codec.Packet) {
+// countOutgoing counts the message packets in a batch from collect.
+func countOutgoing(b []transport.Outgoing) int {
+	n := 0
+	for i := range b {
+		if b[i].Packet.Type == codec.Message {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *session) release(b []transport.Outgoing) {
 	clear(b)
 	s.batch = b[:0]
 }
@@ -723,11 +744,11 @@ func (s *session) flush() {
 		if len(b) == 0 {
 			return
 		}
-		err := s.ws.WritePackets(b, s.version)
+		err := s.ws.WriteBatch(b, s.version)
 		if err != nil {
 			// Nothing says how much of the batch got through: count its
 			// messages as undelivered rather than claim them.
-			s.srv.stats.undelivered.Add(uint64(countMessages(b)))
+			s.srv.stats.undelivered.Add(uint64(countOutgoing(b)))
 		}
 		s.release(b)
 		switch {
@@ -746,7 +767,7 @@ func (s *session) flush() {
 		if len(b) == 0 {
 			return
 		}
-		s.replyPoll(s.poll, b)
+		s.replyPollBatch(s.poll, b)
 		s.poll = nil
 		s.release(b)
 		if closing {
