@@ -24,9 +24,9 @@ import (
 //
 // Every session is an actor of its own. The application reads what
 // sessions report from [Server.Events] and talks to them with
-// [Server.Send], [Server.SendBinary], [Server.SendJSON] and
-// [Server.Disconnect], all safe from any goroutine and none of which waits
-// on a slow peer.
+// [Server.Send], [Server.SendBinary], [Server.SendJSON], [Server.Broadcast]
+// and [Server.Disconnect], all safe from any goroutine and none of which
+// waits on a slow peer.
 type Server struct {
 	opts serverOptions
 	log  *slog.Logger
@@ -241,7 +241,8 @@ func (s *Server) Transport(sid string) (string, error) {
 }
 
 // Range calls fn with the id of every session the server holds, until fn
-// returns false: the way to broadcast, or to find sessions by their data.
+// returns false: the way to find sessions by their data. To send one
+// message to many sessions, [Server.Broadcast] encodes it once for all.
 // Sessions may start and end during the walk; fn may call any Server
 // method.
 func (s *Server) Range(fn func(sid string) bool) {
