@@ -127,18 +127,25 @@ func dialBroadcastWS(t *testing.T, url string, deflate bool) net.Conn {
 // inflating it when RSV1 says it is compressed.
 func readServerMessage(conn net.Conn) (data []byte, op ws.OpCode, compressed bool, err error) {
 	for {
-		f, err := ws.ReadFrame(conn)
+		h, err := ws.ReadHeader(conn)
 		if err != nil {
 			return nil, 0, false, err
 		}
-		if f.Header.OpCode.IsControl() {
+		if h.Length > 1<<20 {
+			return nil, 0, false, errors.New("frame over 1 MiB")
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(conn, payload); err != nil {
+			return nil, 0, false, err
+		}
+		if h.OpCode.IsControl() {
 			continue
 		}
-		if f.Header.Rsv&0x04 != 0 {
-			data, err := wsflate.DefaultHelper.Decompress(f.Payload)
-			return data, f.Header.OpCode, true, err
+		if h.Rsv&0x04 != 0 {
+			data, err := wsflate.DefaultHelper.Decompress(payload)
+			return data, h.OpCode, true, err
 		}
-		return f.Payload, f.Header.OpCode, false, nil
+		return payload, h.OpCode, false, nil
 	}
 }
 
