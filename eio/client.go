@@ -272,9 +272,10 @@ func (c *Client) start(conn *transport.WebSocket) {
 }
 
 // Events returns the channel on which the client reports, in order: one
-// EventConnect (already queued when Dial returns), the server's messages,
-// and exactly one EventDisconnect, after which the channel is closed. Every
-// event carries the client's SID.
+// EventConnect (already queued when Dial returns), the server's messages
+// (with one EventUpgrade among them when the client moves from polling to
+// WebSocket), and exactly one EventDisconnect, after which the channel is
+// closed. Every event carries the client's SID.
 //
 // Read it without pause: while it is full the client stops reading from
 // the server (and a ping left unread can end the connection). If Close

@@ -89,7 +89,8 @@ func NewServer(opts *Options) *Server {
 }
 
 // Events returns the channel on which the server reports every session's
-// connect, messages and disconnect, in that order per session. Read it
+// connect, messages (with one upgrade among them for a session that moves
+// from polling to WebSocket) and disconnect, in that order per session. Read it
 // without pause: while it is full, sessions stop reading from their
 // clients. It is closed once Shutdown or Close has ended every session.
 func (s *Server) Events() <-chan Event { return s.events }
