@@ -37,6 +37,8 @@ examples/chat/web/node_modules/.package-lock.json: examples/chat/web/package.jso
 test: deps
 	CHANIO_REQUIRE_PEERS=1 $(GO) test -race -shuffle=on ./...
 	$(GO) test -count=1 -run='^TestShutdownBusySessions$$' ./eio
+	# Allocation counts, which the race detector's sync.Pool makes vary.
+	$(GO) test -count=1 -run='Allocation' ./actor ./transport ./eio
 
 ## test-unit: the Go tests alone (interop tests skip when peers are missing).
 test-unit:

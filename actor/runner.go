@@ -24,6 +24,10 @@ type Runner struct {
 	work  func(ctx context.Context) (ended bool)
 	state atomic.Uint32
 	kick  atomic.Pointer[chan struct{}] // made by the first Kick: most runners never wait
+	// loopFn is loop as a func value, made once: `go r.loop()` would
+	// allocate the closure anew for every pass's goroutine, which is an
+	// allocation per message sent to an idle session.
+	loopFn func()
 }
 
 const (
@@ -50,7 +54,9 @@ func (g *Group) NewRunner(name string, work func(ctx context.Context) (ended boo
 		return nil, ErrStopped
 	}
 	g.active++
-	return &Runner{g: g, name: name, work: work}, nil
+	r := &Runner{g: g, name: name, work: work}
+	r.loopFn = r.loop
+	return r, nil
 }
 
 // Schedule asks for a pass of work: at once on a new goroutine if none is
@@ -61,7 +67,7 @@ func (r *Runner) Schedule() {
 		switch st := r.state.Load(); st {
 		case runnerIdle:
 			if r.state.CompareAndSwap(runnerIdle, runnerRunning) {
-				go r.loop()
+				go r.loopFn()
 				return
 			}
 		case runnerRunning:

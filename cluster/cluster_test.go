@@ -240,6 +240,20 @@ func TestRemoteErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		sid := rawHandshake(t, b.http.URL)
+		bad := []byte("bad\xff")
+		if err := a.Send(ctx, sid, bad); !errors.Is(err, eio.ErrInvalidUTF8) {
+			t.Errorf("remote Send of invalid UTF-8 = %v", err)
+		}
+		if err := a.Broadcast(bad); !errors.Is(err, eio.ErrInvalidUTF8) {
+			t.Errorf("Broadcast of invalid UTF-8 = %v", err)
+		}
+		if err := a.BroadcastBinary(bad); err != nil {
+			t.Errorf("BroadcastBinary = %v", err)
+		}
+	})
+
 	t.Run("too large", func(t *testing.T) {
 		sid := rawHandshake(t, b.http.URL)
 		big := make([]byte, a.nc.MaxPayload())

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/eio"
@@ -232,7 +233,8 @@ func (n *Node) Nodes() []string {
 //
 // The errors are a local Send's, the owner's answer carried back:
 // [eio.ErrUnknownSession] (also when the owner node is gone),
-// [eio.ErrSessionClosed], [eio.ErrSlowConsumer]; then [ErrTooLarge] for a
+// [eio.ErrSessionClosed], [eio.ErrSlowConsumer]; [eio.ErrInvalidUTF8] for
+// text that is not UTF-8, before any request; then [ErrTooLarge] for a
 // remote message over NATS's max_payload, [ErrClosed], and ctx's error
 // (the message may or may not have been delivered). data must not be
 // changed after the call.
@@ -274,6 +276,9 @@ func (n *Node) send(ctx context.Context, op byte, sid string, data []byte) error
 			return n.srv.SendBinary(sid, data)
 		}
 		return n.srv.Send(sid, data)
+	}
+	if op == opSend && !utf8.Valid(data) {
+		return eio.ErrInvalidUTF8
 	}
 	msg := appendRPC(make([]byte, 0, 2+len(sid)+len(data)), rpc{op: op, sid: sid, data: data})
 	if int64(len(msg)) > n.nc.MaxPayload() {
@@ -322,12 +327,13 @@ func (n *Node) call(ctx context.Context, owner string, msg []byte) error {
 
 // Broadcast sends data as a text message to every session of every node
 // of the cluster: this node's at once, the others' through one NATS
-// message that each node delivers to its own sessions. Like
-// [eio.Server.Send] it never waits on a peer; it fails only when data does
-// not fit in a NATS message ([ErrTooLarge]), the node is closed
-// ([ErrClosed]), or NATS refuses the message. Sessions whose queue is full
-// are closed as slow consumers, as with Send. data must not be changed
-// after the call.
+// message that each node delivers to its own sessions, each node with
+// [eio.Server.Broadcast] (the message encoded once per node, shared by its
+// sessions). Like [eio.Server.Send] it never waits on a peer; it fails
+// only when data is not UTF-8 ([eio.ErrInvalidUTF8]), does not fit in a
+// NATS message ([ErrTooLarge]), the node is closed ([ErrClosed]), or NATS
+// refuses the message. Sessions whose queue is full are closed as slow
+// consumers, as with Send. data may be reused once Broadcast returns.
 func (n *Node) Broadcast(data []byte) error { return n.broadcast(false, data) }
 
 // BroadcastBinary is [Node.Broadcast] for a binary message.
@@ -336,6 +342,9 @@ func (n *Node) BroadcastBinary(data []byte) error { return n.broadcast(true, dat
 func (n *Node) broadcast(binary bool, data []byte) error {
 	if n.closing.Load() {
 		return ErrClosed
+	}
+	if !binary && !utf8.Valid(data) {
+		return eio.ErrInvalidUTF8
 	}
 	m := broadcast{from: n.opts.id, binary: binary, data: data}
 	msg := appendBroadcast(make([]byte, 0, 2+len(n.opts.id)+len(data)), m)
@@ -351,15 +360,14 @@ func (n *Node) broadcast(binary bool, data []byte) error {
 	return nil
 }
 
+// localBroadcast queues data to every session of this node. It fails only
+// as the server shuts down, when there is nobody left to tell.
 func (n *Node) localBroadcast(binary bool, data []byte) {
-	n.srv.Range(func(sid string) bool {
-		if binary {
-			_ = n.srv.SendBinary(sid, data)
-		} else {
-			_ = n.srv.Send(sid, data)
-		}
-		return true
-	})
+	if binary {
+		_, _ = n.srv.BroadcastBinary(data, nil)
+	} else {
+		_, _ = n.srv.Broadcast(data, nil)
+	}
 }
 
 func (n *Node) onBroadcast(m *nats.Msg) {

@@ -20,22 +20,28 @@ const Separator = 0x1E
 // and writes a binary packet as 'b', its type digit and base64.
 func AppendPayload(dst []byte, pkts []Packet, v Version) []byte {
 	for i, p := range pkts {
-		if v == V3 {
-			dst = appendV3Packet(dst, p)
-			continue
-		}
-		if i > 0 {
+		if i > 0 && v == V4 {
 			dst = append(dst, Separator)
 		}
-		if p.Binary && p.Type == Message {
-			dst = append(dst, 'b')
-			dst = base64.StdEncoding.AppendEncode(dst, p.Data)
-			continue
-		}
-		dst = append(dst, '0'+byte(p.Type))
-		dst = append(dst, p.Data...)
+		dst = AppendPacket(dst, p, v)
 	}
 	return dst
+}
+
+// AppendPacket appends p as it stands in a polling payload of version v,
+// without the [Separator] that V4 puts between packets: V3 packets carry
+// their own "<length>:" prefix. [AppendPayload] is AppendPacket for each
+// packet, separated.
+func AppendPacket(dst []byte, p Packet, v Version) []byte {
+	if v == V3 {
+		return appendV3Packet(dst, p)
+	}
+	if p.Binary && p.Type == Message {
+		dst = append(dst, 'b')
+		return base64.StdEncoding.AppendEncode(dst, p.Data)
+	}
+	dst = append(dst, '0'+byte(p.Type))
+	return append(dst, p.Data...)
 }
 
 func appendV3Packet(dst []byte, p Packet) []byte {

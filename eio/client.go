@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
@@ -146,7 +147,6 @@ var (
 	errUnexpectedOnProbe = errors.New("eio: packet on the websocket before the upgrade")
 	errResponseOverLimit = fmt.Errorf("eio: server response over ClientOptions.MaxPayload: %w", codec.ErrTooLarge)
 	errUnsupportedEncode = errors.New("eio: unsupported Content-Encoding in a polling response")
-	errHandshakeNotOpen  = fmt.Errorf("eio: first packet from the server is not an open packet: %w", codec.ErrBadHandshake)
 	errUnknownTransport  = errors.New("eio: unknown transport in ClientOptions.Transports")
 	errBadURL            = errors.New("eio: URL must be http, https, ws or wss with a host")
 )
@@ -165,12 +165,16 @@ var (
 // also bounded by RequestTimeout.
 //
 // Dial's errors: a [*HTTPError] when the server refuses the handshake (with
-// its status and, from the reference servers, the JSON code and message,
-// for example code 5 for an unsupported protocol version); an error
-// wrapping [codec.ErrBadHandshake] when the open packet is invalid; ctx's
-// error, wrapped, when ctx ends first (test with errors.Is); a wrapped
-// context.DeadlineExceeded when RequestTimeout passes; otherwise the
-// network error.
+// its status, the URL without its query, and the JSON code and message of
+// the body: code 5 for an unsupported protocol version from the reference
+// servers, the message alone from an Authorize rejection); an error
+// wrapping [ErrNotEngineIO] when the URL answers but not as an Engine.IO
+// server (a web page); an error wrapping [codec.ErrBadHandshake] when the
+// open packet is invalid; an error wrapping [codec.ErrTooLarge] when the
+// answer is over MaxPayload; ctx's error, wrapped, when ctx ends first
+// (test with errors.Is); a wrapped context.DeadlineExceeded when
+// RequestTimeout passes; otherwise the network error. When the server had
+// opened a session before the failure, Dial closes it on the way out.
 func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
 	o := opts.withDefaults()
 	c, err := dial(ctx, rawURL, o)
@@ -197,7 +201,7 @@ func dial(ctx context.Context, rawURL string, o clientOptions) (*Client, error) 
 	var hs codec.Handshake
 	var conn *transport.WebSocket
 	if o.open == TransportPolling {
-		hs, c.initial, err = c.handshakePolling(hctx, ep.url(TransportPolling, ""))
+		hs, c.initial, err = c.handshakePolling(hctx, ep)
 	} else {
 		hs, conn, err = c.handshakeWebSocket(hctx, ep.url(TransportWebSocket, ""))
 	}
@@ -248,7 +252,11 @@ func (c *Client) start(conn *transport.WebSocket) {
 	c.io = actor.NewGroup(func(name string, err error) {
 		c.log.Error("eio: client goroutine failed", "name", name, "err", err)
 	})
-	c.events <- Event{Type: EventConnect, SID: c.sid}
+	opened := TransportPolling
+	if conn != nil {
+		opened = TransportWebSocket
+	}
+	c.events <- Event{Type: EventConnect, SID: c.sid, Transport: opened}
 	if conn != nil {
 		c.ws = conn
 		c.mode.Store(1)
@@ -264,9 +272,10 @@ func (c *Client) start(conn *transport.WebSocket) {
 }
 
 // Events returns the channel on which the client reports, in order: one
-// EventConnect (already queued when Dial returns), the server's messages,
-// and exactly one EventDisconnect, after which the channel is closed. Every
-// event carries the client's SID.
+// EventConnect (already queued when Dial returns), the server's messages
+// (with one EventUpgrade among them when the client moves from polling to
+// WebSocket), and exactly one EventDisconnect, after which the channel is
+// closed. Every event carries the client's SID.
 //
 // Read it without pause: while it is full the client stops reading from
 // the server (and a ping left unread can end the connection). If Close
@@ -326,8 +335,9 @@ func (c *Client) Err() error {
 }
 
 // Send queues data as a text message. data must be valid UTF-8 (use
-// [Client.SendBinary] for bytes). The client keeps data until it is
-// written: do not change it after the call.
+// [Client.SendBinary] for bytes): otherwise Send returns [ErrInvalidUTF8],
+// queues nothing, and the connection goes on. The client keeps data until
+// it is written: do not change it after the call.
 //
 // Send never waits on the network. It returns [ErrPayloadTooLarge] when
 // the message alone is over the server's maxPayload (as encoded on the
@@ -353,6 +363,9 @@ func (c *Client) SendJSON(v any) error {
 }
 
 func (c *Client) send(p codec.Packet) error {
+	if !p.Binary && !utf8.Valid(p.Data) {
+		return ErrInvalidUTF8
+	}
 	if c.maxPayload > 0 && wireLen(p, c.mode.Load() == 0) > c.maxPayload {
 		return ErrPayloadTooLarge
 	}
@@ -684,6 +697,7 @@ func (c *Client) maybeSwitch() {
 	c.mode.Store(1)
 	c.arm()
 	c.log.Debug("eio: upgraded to websocket")
+	c.emit(Event{Type: EventUpgrade, SID: c.sid, Transport: TransportWebSocket})
 	c.flush()
 }
 
@@ -807,7 +821,7 @@ func (c *Client) startPost(b []codec.Packet) {
 	ctx, cancel := context.WithTimeout(c.io.Context(), c.opts.RequestTimeout)
 	err := c.io.Go("post", func(ioctx context.Context) error {
 		defer cancel()
-		err := c.post(ctx, *buf)
+		err := c.post(ctx, c.pollURL, *buf)
 		transport.ReleaseBuffer(buf)
 		_ = c.ctl.Send(ioctx, postDone{err: err})
 		return nil

@@ -55,24 +55,33 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 
 // get sends a polling GET and returns its decoded payload.
 func (c *Client) get(ctx context.Context, u string) ([]codec.Packet, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.opts.httpc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := readPollBody(resp, maxErrorBodyBytes)
-		return nil, httpErrorFrom(resp.StatusCode, body)
-	}
-	body, err := readPollBody(resp, c.opts.MaxPayload)
+	body, _, err := c.getBody(ctx, u, c.opts.MaxPayload)
 	if err != nil {
 		return nil, err
 	}
 	return codec.DecodePayload(body, codec.V4, codec.Limits{MaxBytes: int(c.opts.MaxPayload), MaxPackets: maxPacketsPerPoll}, nil)
+}
+
+// getBody sends a polling GET to u and returns the body of its 200 answer,
+// decompressed, and its Content-Type. Any other status is a *HTTPError.
+// A body over limit bytes fails with errResponseOverLimit, returned with
+// its first limit+1 bytes.
+func (c *Client) getBody(ctx context.Context, u string, limit int64) ([]byte, string, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := c.opts.httpc.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := readPollBody(resp, maxErrorBodyBytes)
+		return nil, "", httpErrorFrom(u, resp.StatusCode, body)
+	}
+	body, err := readPollBody(resp, limit)
+	return body, resp.Header.Get("Content-Type"), err
 }
 
 // poll is the long-poll GET of an open connection.
@@ -84,9 +93,9 @@ func (c *Client) poll(ctx context.Context) ([]codec.Packet, error) {
 	return pkts, nil
 }
 
-// post sends one payload.
-func (c *Client) post(ctx context.Context, body []byte) error {
-	req, err := c.newRequest(ctx, http.MethodPost, c.pollURL, body)
+// post sends one payload to u.
+func (c *Client) post(ctx context.Context, u string, body []byte) error {
+	req, err := c.newRequest(ctx, http.MethodPost, u, body)
 	if err != nil {
 		return err
 	}
@@ -98,13 +107,14 @@ func (c *Client) post(ctx context.Context, body []byte) error {
 	// Read the small answer ("ok") whole so that the connection is reused.
 	b, _ := readPollBody(resp, maxErrorBodyBytes)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("eio: post: %w", httpErrorFrom(resp.StatusCode, b))
+		return fmt.Errorf("eio: post: %w", httpErrorFrom(u, resp.StatusCode, b))
 	}
 	return nil
 }
 
 // readPollBody reads a response body of at most limit bytes, decoding
-// Content-Encoding gzip and deflate.
+// Content-Encoding gzip and deflate. Past limit it returns the first
+// limit+1 bytes with errResponseOverLimit.
 func readPollBody(resp *http.Response, limit int64) ([]byte, error) {
 	var r io.Reader = resp.Body
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
@@ -140,52 +150,110 @@ func readPollBody(resp *http.Response, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, errResponseOverLimit
+		return b, errResponseOverLimit
 	}
 	return b, nil
 }
 
-// httpErrorFrom builds the error of an HTTP error answer, with the
-// reference JSON code and message when the body has them.
-func httpErrorFrom(status int, body []byte) *HTTPError {
-	e := &HTTPError{Status: status, Body: body, Code: -1}
+// httpErrorFrom builds the error of an HTTP error answer to a request for
+// rawURL, with the JSON code and message when the body has them.
+func httpErrorFrom(rawURL string, status int, body []byte) *HTTPError {
+	u, _, _ := strings.Cut(rawURL, "?")
+	e := &HTTPError{Status: status, URL: u, Body: body, Code: -1}
 	var j struct {
-		Code    *int   `json:"code"`
-		Message string `json:"message"`
+		Code    *int    `json:"code"`
+		Message *string `json:"message"`
 	}
-	if json.Unmarshal(body, &j) == nil && j.Code != nil {
-		e.Code, e.Message = ErrorCode(*j.Code), j.Message
+	if json.Unmarshal(body, &j) != nil {
+		return e
+	}
+	if j.Message != nil {
+		e.Message = *j.Message
+	}
+	if j.Code != nil {
+		e.Code = ErrorCode(*j.Code)
+		if j.Message == nil {
+			e.Message = e.Code.Message()
+		}
 	}
 	return e
 }
 
-// handshakePolling opens a polling connection: the open packet and any
-// packets that came with it.
-func (c *Client) handshakePolling(ctx context.Context, u string) (codec.Handshake, []codec.Packet, error) {
-	pkts, err := c.get(ctx, u)
-	if err != nil {
-		var se *codec.SyntaxError
-		if errors.As(err, &se) {
-			err = fmt.Errorf("eio: invalid handshake payload: %w: %w", codec.ErrBadHandshake, err)
-		}
+// handshakeSlack is how far past MaxPayload a polling handshake answer is
+// read: far enough to hold an open packet, so that the session of an
+// answer over the limit can still be named and closed.
+const handshakeSlack = 4096
+
+// handshakePolling opens a polling connection on ep: the open packet and
+// any packets that came with it. An answer that opens a session the client
+// cannot use (over MaxPayload, or malformed after its open packet) has
+// that session closed before the error returns.
+func (c *Client) handshakePolling(ctx context.Context, ep clientEndpoint) (codec.Handshake, []codec.Packet, error) {
+	u := ep.url(TransportPolling, "")
+	body, contentType, err := c.getBody(ctx, u, c.opts.MaxPayload+handshakeSlack)
+	over := errors.Is(err, errResponseOverLimit) || int64(len(body)) > c.opts.MaxPayload
+	if err != nil && !over {
 		return codec.Handshake{}, nil, err
 	}
-	hs, err := parseOpenPacket(pkts[0])
+	// The open packet is the payload's first record.
+	first, _, _ := bytes.Cut(body, []byte{codec.Separator})
+	open, err := codec.DecodePayload(first, codec.V4, codec.Limits{}, nil)
+	if err != nil || open[0].Type != codec.Open || open[0].Binary {
+		return codec.Handshake{}, nil, &notEngineIOError{
+			fmt.Sprintf("it answered 200 (%s) with %.60q", contentType, body)}
+	}
+	hs, err := parseOpenPacket(open[0])
 	if err != nil {
 		return codec.Handshake{}, nil, err
+	}
+	if over {
+		c.closeOpened(ctx, ep, hs.SID)
+		return codec.Handshake{}, nil, fmt.Errorf("eio: the handshake answer is over ClientOptions.MaxPayload (%d bytes): %w",
+			c.opts.MaxPayload, codec.ErrTooLarge)
+	}
+	pkts, err := codec.DecodePayload(body, codec.V4, codec.Limits{MaxPackets: maxPacketsPerPoll}, nil)
+	if err != nil {
+		c.closeOpened(ctx, ep, hs.SID)
+		return codec.Handshake{}, nil, fmt.Errorf("eio: invalid handshake payload: %w: %w", codec.ErrBadHandshake, err)
 	}
 	return hs, pkts[1:], nil
 }
 
-func parseOpenPacket(p codec.Packet) (codec.Handshake, error) {
-	if p.Type != codec.Open || p.Binary {
-		return codec.Handshake{}, errHandshakeNotOpen
+// closeOpened ends the session sid that a failed handshake leaves on the
+// server, with a close packet as a client's Close sends it: otherwise it
+// would wait out its ping timeout there. It tries once, within
+// RequestTimeout, unless ctx has ended.
+func (c *Client) closeOpened(ctx context.Context, ep clientEndpoint, sid string) {
+	if ctx.Err() != nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)
+	defer cancel()
+	closePacket := []byte{'0' + byte(codec.Close)}
+	if err := c.post(ctx, ep.url(TransportPolling, sid), closePacket); err != nil {
+		c.log.Debug("eio: closing the session of a failed handshake", "sid", sid, "err", err)
+	}
+}
+
+// parseOpenPacket reads the handshake of an open packet.
+func parseOpenPacket(p codec.Packet) (codec.Handshake, error) {
 	hs, err := codec.ParseHandshake(p.Data)
 	if err != nil {
 		return codec.Handshake{}, fmt.Errorf("eio: invalid open packet %.200q: %w", p.Data, err)
 	}
 	return hs, nil
+}
+
+// notEngineIOError is what Dial meets at a URL that answers, but not as an
+// Engine.IO server; detail says what it answered.
+type notEngineIOError struct{ detail string }
+
+func (e *notEngineIOError) Error() string { return "not an Engine.IO server: " + e.detail }
+
+// Unwrap lets errors.Is find ErrNotEngineIO, and codec.ErrBadHandshake,
+// which Dial's errors matched for such answers before ErrNotEngineIO.
+func (e *notEngineIOError) Unwrap() []error {
+	return []error{ErrNotEngineIO, codec.ErrBadHandshake}
 }
 
 // handshakeWebSocket opens a WebSocket connection and reads its open
@@ -209,13 +277,13 @@ func (c *Client) handshakeWebSocket(ctx context.Context, u string) (codec.Handsh
 	}
 	_ = nc.SetReadDeadline(time.Time{})
 	p, err := codec.DecodeFrame(data, binary, codec.V4)
-	if err == nil {
+	if err != nil || p.Type != codec.Open || p.Binary {
+		err = &notEngineIOError{fmt.Sprintf("its first WebSocket message is %.60q", data)}
+	} else {
 		var hs codec.Handshake
 		if hs, err = parseOpenPacket(p); err == nil {
 			return hs, conn, nil
 		}
-	} else {
-		err = fmt.Errorf("eio: invalid open frame: %w: %w", codec.ErrBadHandshake, err)
 	}
 	_ = conn.CloseWith(ws.StatusProtocolError)
 	return codec.Handshake{}, nil, err
@@ -241,7 +309,7 @@ func (c *Client) dialWebSocket(ctx context.Context, u string) (*transport.WebSoc
 		NetDial:   c.opts.wsDial,
 		TLSConfig: c.opts.wsTLS,
 		OnStatusError: func(status int, _ []byte, resp io.Reader) {
-			refused = readRefusal(status, resp)
+			refused = readRefusal(u, status, resp)
 		},
 	}
 	if len(h) > 0 {
@@ -271,6 +339,12 @@ func (c *Client) dialWebSocket(ctx context.Context, u string) (*transport.WebSoc
 			_ = conn.Close()
 		}
 		if refused != nil && ctx.Err() == nil {
+			if refused.Status/100 == 2 {
+				// A server that ignores the Upgrade header: no WebSocket,
+				// so no Engine.IO WebSocket endpoint, here.
+				return nil, &notEngineIOError{fmt.Sprintf("it answered the WebSocket handshake with %d, not 101: %.60q",
+					refused.Status, refused.Body)}
+			}
 			return nil, refused
 		}
 		return nil, fmt.Errorf("eio: websocket: %w", err)
@@ -345,16 +419,16 @@ func (c *Client) dialProxy(ctx context.Context, proxy *url.URL, addr string) (ne
 	return conn, nil
 }
 
-// readRefusal reads the HTTP answer that refused a WebSocket handshake.
+// readRefusal reads the HTTP answer that refused a WebSocket handshake to u.
 // resp starts with the status line and is bounded by the dial's deadline.
-func readRefusal(status int, resp io.Reader) *HTTPError {
+func readRefusal(u string, status int, resp io.Reader) *HTTPError {
 	r, err := http.ReadResponse(bufio.NewReader(resp), nil)
 	if err != nil {
-		return httpErrorFrom(status, nil)
+		return httpErrorFrom(u, status, nil)
 	}
 	defer r.Body.Close()
 	body, _ := readPollBody(r, maxErrorBodyBytes)
-	return httpErrorFrom(status, body)
+	return httpErrorFrom(u, status, body)
 }
 
 // probeWebSocket runs the upgrade probe (2probe, 3probe) on a new

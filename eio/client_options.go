@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"time"
+
+	"github.com/chanio/chanio/internal/quietlog"
 )
 
 // ClientOptions configures a [Client]. A nil *ClientOptions, and every zero
@@ -92,7 +94,10 @@ type ClientOptions struct {
 	// means 1024.
 	EventBuffer int
 
-	// Logger receives the client's logs. Nil discards them.
+	// Logger receives the client's logs: upgrades and their failures
+	// (Debug), ping timeouts (Info), events dropped at Close (Warn),
+	// internal failures (Error). Nil logs only errors, to slog.Default(),
+	// as a server's nil [Options.Logger] does.
 	Logger *slog.Logger
 }
 
@@ -136,7 +141,7 @@ func (o *ClientOptions) withDefaults() clientOptions {
 		r.EventBuffer = 1024
 	}
 	if r.Logger == nil {
-		r.Logger = slog.New(slog.DiscardHandler)
+		r.Logger = quietlog.New()
 	}
 	if r.Transports == nil {
 		r.Transports = []string{TransportPolling, TransportWebSocket}

@@ -160,7 +160,7 @@ func TestClientRoundTrips(t *testing.T) {
 			if err := c.SendBinary(bin); err != nil {
 				t.Fatal(err)
 			}
-			ev := clienttest.Next(t, c)
+			ev := clienttest.NextMessage(t, c)
 			if ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
 				t.Fatalf("binary echo: %+v", ev)
 			}
@@ -261,7 +261,7 @@ func TestClientNearMaxPayload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := clienttest.Next(t, c)
+			ev := clienttest.NextMessage(t, c)
 			if !ev.Binary || len(ev.Data) != 900_000 {
 				t.Fatalf("binary echo: %v binary=%v len %d", ev.Type, ev.Binary, len(ev.Data))
 			}

@@ -7,7 +7,11 @@
 //
 // Create a [Server] with [NewServer] and mount it, an [http.Handler], at
 // its path ("/engine.io/" by default). Read what happens from
-// [Server.Events] and answer with [Server.Send]:
+// [Server.Events] (connect, messages, an upgrade from polling to
+// WebSocket, disconnect) and answer with [Server.Send], or reach many
+// sessions at once with [Server.Broadcast], which encodes the message once
+// for all of them. [Options.AuthorizeSession] decides on each handshake
+// and gives the session its first data:
 //
 //	srv := eio.NewServer(nil)
 //	http.Handle("/engine.io/", srv)

@@ -24,6 +24,15 @@ var (
 	// ErrPayloadTooLarge: a message is larger than the peer accepts
 	// (its maxPayload).
 	ErrPayloadTooLarge = errors.New("eio: message over the maximum payload")
+	// ErrInvalidUTF8: a text message (or another packet that travels as
+	// text) is not valid UTF-8. Nothing was queued and the session goes
+	// on; send bytes with SendBinary.
+	ErrInvalidUTF8 = errors.New("eio: text message is not valid UTF-8")
+	// ErrNotEngineIO: the URL given to [Dial] answered, but not as an
+	// Engine.IO server does (a web page, another protocol's WebSocket).
+	// Dial's error wraps it, names the URL and shows the start of the
+	// answer; it also matches codec.ErrBadHandshake.
+	ErrNotEngineIO = errors.New("eio: not an Engine.IO server")
 )
 
 // ErrorCode is an Engine.IO protocol error code, as the reference server
@@ -62,18 +71,29 @@ func (c ErrorCode) Message() string {
 // [Client] sees it when a handshake or a poll is refused.
 type HTTPError struct {
 	Status int    // HTTP status
+	URL    string // the request's URL without its query (which may hold a token)
 	Body   []byte // the response body, as sent
-	// Code and Message are the reference JSON error fields when the body
-	// has them; Code is -1 otherwise.
-	Code    ErrorCode
+	// Code is the reference JSON error code when the body has one
+	// ({"code":1,"message":"Session ID unknown"}), -1 otherwise.
+	Code ErrorCode
+	// Message is the body's "message" when it is a JSON object with one:
+	// the reference servers' errors, and the {"message":"..."} that a
+	// chanio or python-engineio Authorize rejection sends.
 	Message string
 }
 
-// Error gives the status and the reference message, or the start of the
-// body when it has none.
+// Error gives the URL, the status and the body's message, or the start of
+// the body when it has none.
 func (e *HTTPError) Error() string {
-	if e.Code >= 0 {
-		return fmt.Sprintf("eio: server answered %d: %s (code %d)", e.Status, e.Message, e.Code)
+	who := e.URL
+	if who == "" {
+		who = "server"
 	}
-	return fmt.Sprintf("eio: server answered %d: %.200q", e.Status, e.Body)
+	switch {
+	case e.Code >= 0:
+		return fmt.Sprintf("eio: %s answered %d: %s (code %d)", who, e.Status, e.Message, e.Code)
+	case e.Message != "":
+		return fmt.Sprintf("eio: %s answered %d: %s", who, e.Status, e.Message)
+	}
+	return fmt.Sprintf("eio: %s answered %d: %.200q", who, e.Status, e.Body)
 }

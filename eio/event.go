@@ -10,14 +10,21 @@ type EventType uint8
 
 // The kinds of event. For each session (or client connection) they come in
 // this order: one EventConnect, its EventMessages, exactly one
-// EventDisconnect.
+// EventDisconnect. A session that moves from long-polling to WebSocket
+// reports it with one EventUpgrade among its messages: those before it
+// came over polling, those after it over the WebSocket.
 const (
 	EventConnect EventType = iota + 1
 	EventMessage
 	EventDisconnect
+	// EventUpgrade: the session has moved to the transport named in
+	// Event.Transport (the Node server's "upgrade" event). On a server it
+	// comes once the client's upgrade packet has arrived; on a client,
+	// once the client has sent it. Sessions that do not upgrade have none.
+	EventUpgrade
 )
 
-// String returns "connect", "message" or "disconnect".
+// String returns "connect", "message", "disconnect" or "upgrade".
 func (t EventType) String() string {
 	switch t {
 	case EventConnect:
@@ -26,16 +33,23 @@ func (t EventType) String() string {
 		return "message"
 	case EventDisconnect:
 		return "disconnect"
+	case EventUpgrade:
+		return "upgrade"
 	}
 	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Event is one thing that happened to a session: it connected, it sent a
-// message, or it ended. Servers deliver them on [Server.Events], clients on
-// [Client.Events].
+// message, it upgraded, or it ended. Servers deliver them on
+// [Server.Events], clients on [Client.Events].
 type Event struct {
 	Type EventType
 	SID  string
+
+	// Transport is, in an EventConnect, the transport the session opened
+	// on, and in an EventUpgrade the one it moved to: [TransportPolling]
+	// or [TransportWebSocket]. It is empty in other events.
+	Transport string
 
 	// Data is the body of an EventMessage. It belongs to the receiver: it
 	// is not reused, and may be kept, changed or handed to Send.
@@ -47,9 +61,11 @@ type Event struct {
 	// the error behind it (a protocol violation, an I/O error).
 	Reason Reason
 	Err    error
-	// Session is, in an EventDisconnect on the server, the data the
-	// application kept with [Server.SaveSession] or [Server.UpdateSession]
-	// when the session ended.
+	// Session is, on the server, the data the application keeps with the
+	// session: in an EventConnect, what Options.AuthorizeSession returned
+	// for it (nil without that hook); in an EventDisconnect, the data when
+	// the session ended, as [Server.SaveSession] or [Server.UpdateSession]
+	// last left it.
 	Session any
 
 	// Request is the handshake request of an EventConnect on the server
@@ -59,7 +75,8 @@ type Event struct {
 }
 
 // Reason says why a session ended. Its String form is the reference
-// implementations' wording.
+// implementations' wording. The zero Reason, "none", is what every event
+// but a disconnect carries, and what [Client.Reason] says before the end.
 type Reason uint8
 
 // Disconnect reasons.
@@ -85,6 +102,7 @@ const (
 )
 
 var reasonNames = [...]string{
+	0:                      "none",
 	ReasonClientDisconnect: "client disconnect",
 	ReasonServerDisconnect: "server disconnect",
 	ReasonPingTimeout:      "ping timeout",
@@ -94,7 +112,7 @@ var reasonNames = [...]string{
 }
 
 // String returns the reason as the reference implementations word it, for
-// example "ping timeout".
+// example "ping timeout"; the zero Reason is "none".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) && reasonNames[r] != "" {
 		return reasonNames[r]

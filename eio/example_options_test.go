@@ -50,7 +50,8 @@ func ExampleOptions() {
 			}
 			return nil
 		},
-		MaxSessions: 10000,
+		AuthorizeSession: nil, // or an Authorize that returns the session's data
+		MaxSessions:      10000,
 		GenerateID: func() string { // must stay unguessable
 			var b [16]byte
 			_, _ = rand.Read(b[:])

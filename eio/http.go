@@ -26,12 +26,14 @@ const maxPacketsPerPost = 4096
 const maxQueryBytes = 8 << 10
 
 // ServeHTTP answers Engine.IO requests at the server's path: handshakes,
-// long-polling GETs and POSTs, and WebSocket upgrades. Anything else at
-// another path is a 404. Protocol errors are answered as the reference
+// long-polling GETs and POSTs, and WebSocket upgrades. A request at another
+// path is a 404 whose body names Options.Path; the first Engine.IO request
+// at another path (a server mounted where Options.Path does not say) is
+// also logged as a warning. Protocol errors are answered as the reference
 // server does: 400 (403 for code 4) with {"code":N,"message":"..."}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.atPath(r.URL.Path) {
-		http.NotFound(w, r)
+		s.notAtPath(w, r)
 		return
 	}
 	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
@@ -108,14 +110,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server full")
 		return
 	}
-	if !s.authorize(w, r) {
+	data, ok := s.authorize(w, r)
+	if !ok {
 		return
 	}
 	if name == TransportWebSocket {
-		s.handshakeWebSocket(w, r, v)
+		s.handshakeWebSocket(w, r, v, data)
 	} else {
-		s.handshakePolling(w, r, v, q)
+		s.handshakePolling(w, r, v, q, data)
 	}
+}
+
+// notAtPath answers a request outside Options.Path with a 404 that says
+// where the server answers: a server mounted at "/realtime/" with the
+// default Options.Path otherwise answers every request with a bare 404.
+// The first such request that carries Engine.IO's EIO parameter is logged,
+// once per server, so that the log does not grow with every retry.
+func (s *Server) notAtPath(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.RawQuery, "EIO=") && s.pathWarned.CompareAndSwap(false, true) {
+		s.log.Warn("eio: Engine.IO request at a path other than Options.Path; is the server mounted where Options.Path says?",
+			"path", r.URL.Path, "options_path", s.opts.Path, "remote", r.RemoteAddr)
+	}
+	http.Error(w, "404 page not found: this Engine.IO server answers at "+strconv.Quote(s.opts.Path)+
+		" (Options.Path)", http.StatusNotFound)
 }
 
 // isWebSocketUpgrade reports whether r asks for a WebSocket.
@@ -166,12 +183,14 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
 }
 
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values) {
+// handshakePolling opens a polling session whose data starts as data.
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values, data any) {
 	sess, err := s.newSession(v, r)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
+	sess.data = data // the handshake owns the session until start
 	jsonp := jsonpIndex(q)
 	sess.textPolls = v == codec.V3 && (wantsBase64(q) || jsonp != "")
 	pkts := s.openPackets(sess.sid, true, v)
@@ -198,12 +217,14 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 // reference reads it). Protocol 3 clients without binary support send it.
 func wantsBase64(q url.Values) bool { return q.Get("b64") != "" }
 
-func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version) {
+// handshakeWebSocket opens a WebSocket session whose data starts as data.
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version, data any) {
 	sess, err := s.newSession(v, r)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
+	sess.data = data // the handshake owns the session until start
 	upgrader := s.upgrader
 	if s.opts.Cookie != nil || s.opts.BindCookie != nil {
 		h := make(http.Header, 1)
@@ -283,36 +304,40 @@ func (s *Server) boundTo(r *http.Request, sess *session) bool {
 	return false
 }
 
-// authorize runs Options.Authorize; it answers a refused handshake and
+// authorize runs Options.Authorize, then Options.AuthorizeSession, and
+// returns the session's first data. It answers a refused handshake and
 // returns false.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
-	if s.opts.Authorize == nil {
-		return true
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (data any, ok bool) {
+	var err error
+	if s.opts.Authorize != nil {
+		err = s.opts.Authorize(r)
 	}
-	err := s.opts.Authorize(r)
+	if err == nil && s.opts.AuthorizeSession != nil {
+		data, err = s.opts.AuthorizeSession(r)
+	}
 	if err == nil {
-		return true
+		return data, true
 	}
 	status := http.StatusUnauthorized
-	body := any(map[string]string{"message": err.Error()})
+	answer := any(map[string]string{"message": err.Error()})
 	var rej *Rejection
 	if errors.As(err, &rej) {
-		status, body = rej.status(), rej.Body
-		if body == nil {
-			body = map[string]string{"message": "Unauthorized"}
+		status, answer = rej.status(), rej.Body
+		if answer == nil {
+			answer = map[string]string{"message": "Unauthorized"}
 		}
 	}
-	data, merr := s.opts.JSON.Marshal(body)
+	body, merr := s.opts.JSON.Marshal(answer)
 	if merr != nil {
-		data = []byte(`{"message":"Unauthorized"}`)
+		body = []byte(`{"message":"Unauthorized"}`)
 	}
 	s.log.Info("eio: handshake rejected by Authorize", "status", status, "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(data)
-	return false
+	_, _ = w.Write(body)
+	return nil, false
 }
 
 // serveUpgrade takes a WebSocket for a polling session to its actor, which

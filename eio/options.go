@@ -23,7 +23,8 @@ const (
 // means the documented default, which is the protocol's.
 type Options struct {
 	// Path is the URL path the server answers on. Zero means "/engine.io/".
-	// The path without its trailing slash is answered too.
+	// The path without its trailing slash is answered too. Mount the server
+	// at this path: a request at another one gets a 404 that names it.
 	Path string
 
 	// PingInterval is how long the server waits after the open packet, and
@@ -148,6 +149,19 @@ type Options struct {
 	// {"message": err.Error()}, as python-engineio does. It is also the
 	// place for a handshake rate limiter: answer &Rejection{Status: 429}.
 	Authorize func(r *http.Request) error
+	// AuthorizeSession is Authorize for a hook that also returns what it
+	// learned from the handshake (the user behind a token): the session
+	// starts with that value as its data, so that [Server.Session] returns
+	// it and Event.Session carries it in the session's EventConnect and
+	// EventDisconnect. Its error refuses the handshake as Authorize's does.
+	// If both are set, Authorize runs first, and AuthorizeSession only for
+	// a handshake Authorize accepted.
+	//
+	// It is a field of its own, not a new signature for Authorize nor a
+	// value the hook would put in the request's context, so that existing
+	// Authorize hooks compile and behave as before, and the data's way into
+	// the session shows in a type rather than in a side effect.
+	AuthorizeSession func(r *http.Request) (data any, err error)
 	// MaxSessions bounds how many sessions the server holds; a handshake
 	// beyond it is answered 503 with {"code":3,"message":"Server full"}.
 	// Zero means no bound.

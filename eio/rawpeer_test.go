@@ -131,6 +131,16 @@ func dialWS(t *testing.T, base, sid string) *wsPeer {
 	return dialWSURL(t, wsURL(base, sid))
 }
 
+// dialWSQuery is dialWS (with no sid) with query added to the URL's.
+func dialWSQuery(t *testing.T, base, query string) *wsPeer {
+	t.Helper()
+	u := wsURL(base, "")
+	if query != "" {
+		u += "&" + query
+	}
+	return dialWSURL(t, u)
+}
+
 // dialWSURL dials the WebSocket URL u ("ws://...") as dialWS does.
 func dialWSURL(t *testing.T, u string) *wsPeer {
 	t.Helper()

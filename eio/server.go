@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
@@ -24,9 +25,9 @@ import (
 //
 // Every session is an actor of its own. The application reads what
 // sessions report from [Server.Events] and talks to them with
-// [Server.Send], [Server.SendBinary], [Server.SendJSON] and
-// [Server.Disconnect], all safe from any goroutine and none of which waits
-// on a slow peer.
+// [Server.Send], [Server.SendBinary], [Server.SendJSON], [Server.Broadcast]
+// and [Server.Disconnect], all safe from any goroutine and none of which
+// waits on a slow peer.
 type Server struct {
 	opts serverOptions
 	log  *slog.Logger
@@ -59,6 +60,8 @@ type Server struct {
 	lastHTTPServer atomic.Pointer[http.Server]
 	closeOnce sync.Once
 	stats     serverStats
+
+	pathWarned atomic.Bool // a request outside Options.Path was logged
 }
 
 // NewServer returns a running server configured by opts (nil means all
@@ -100,14 +103,16 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 }
 
 // Events returns the channel on which the server reports every session's
-// connect, messages and disconnect, in that order per session. Read it
+// connect, messages (with one upgrade among them for a session that moves
+// from polling to WebSocket) and disconnect, in that order per session. Read it
 // without pause: while it is full, sessions stop reading from their
 // clients. It is closed once Shutdown or Close has ended every session.
 func (s *Server) Events() <-chan Event { return s.events }
 
 // Send queues data as a text message to the session sid. data must be valid
-// UTF-8 (use [Server.SendBinary] for bytes). The server keeps data until it
-// is written: do not change it after the call.
+// UTF-8 (use [Server.SendBinary] for bytes): otherwise Send returns
+// [ErrInvalidUTF8], queues nothing, and the session goes on. The server
+// keeps data until it is written: do not change it after the call.
 //
 // Send never waits on the peer. It returns [ErrUnknownSession],
 // [ErrSessionClosed], [ErrServerClosed] once Shutdown or Close has begun,
@@ -124,7 +129,7 @@ func (s *Server) SendBinary(sid string, data []byte) error {
 }
 
 // SendJSON encodes v with Options.JSON (encoding/json by default) and
-// queues it as a text message to the session sid.
+// queues it as a text message to the session sid, as [Server.Send] does.
 func (s *Server) SendJSON(sid string, v any) error {
 	data, err := s.opts.JSON.Marshal(v)
 	if err != nil {
@@ -135,7 +140,8 @@ func (s *Server) SendJSON(sid string, v any) error {
 
 // SendPacket queues a raw packet to the session sid, for protocol-level
 // work (a noop, a message with unusual framing). Most applications want
-// [Server.Send]. Errors are those of Send.
+// [Server.Send]. Errors are those of Send: a packet that travels as text
+// must be valid UTF-8.
 func (s *Server) SendPacket(sid string, p codec.Packet) error {
 	if s.closing.Load() {
 		return ErrServerClosed
@@ -144,19 +150,80 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 	if !ok {
 		return ErrUnknownSession
 	}
-	switch sess.out.TrySend(p) {
+	if !codec.FrameIsBinary(p, sess.version) && !utf8.Valid(p.Data) {
+		// A WebSocket peer would end the session over it (close 1007),
+		// and a polling one would get the bytes as they are.
+		return ErrInvalidUTF8
+	}
+	return s.enqueue(sess, transport.Outgoing{Packet: p})
+}
+
+// enqueue queues item to sess without waiting; a full queue closes the
+// session as a slow consumer.
+func (s *Server) enqueue(sess *session, item transport.Outgoing) error {
+	switch sess.out.TrySend(item) {
 	case nil:
 		return nil
 	case actor.ErrFull:
 		if sess.requestClose(ReasonSlowConsumer, nil, true) {
 			// Once per session: the Sends that follow until the session
 			// has closed its queue fail the same way without a word.
-			s.log.Warn("eio: slow consumer, closing session", "session", sidTag(sid), "queued_bytes", sess.out.Bytes())
+			s.log.Warn("eio: slow consumer, closing session", "session", sidTag(sess.sid), "queued_bytes", sess.out.Bytes())
 		}
 		return ErrSlowConsumer
 	default:
 		return ErrSessionClosed
 	}
+}
+
+// Broadcast queues data as a text message to every session the server
+// holds or, with a filter, to each session whose id filter accepts (return
+// false to leave one out: the sender, say). filter runs on the calling
+// goroutine, once per session, and may call any Server method.
+//
+// The message is encoded once, as the WebSocket frame and as the polling
+// packet (for each protocol version the server accepts, and compressed
+// too when WebSocketCompression applies), and every session's queue holds
+// those same bytes: one allocation per broadcast, whatever the number of
+// sessions, and no copy per session. data is copied by then: it may be
+// reused once Broadcast returns.
+//
+// Broadcast never waits on a peer. For each session it does what
+// [Server.Send] does: a session whose queue is full is closed with
+// [ReasonSlowConsumer], one that is ending is skipped; neither fails the
+// broadcast. It returns how many sessions it queued the message for, and
+// [ErrInvalidUTF8] (nothing queued) when data is not valid UTF-8, or
+// [ErrServerClosed] once Shutdown or Close has begun.
+func (s *Server) Broadcast(data []byte, filter func(sid string) bool) (int, error) {
+	if !utf8.Valid(data) {
+		return 0, ErrInvalidUTF8
+	}
+	return s.broadcast(codec.Packet{Type: codec.Message, Data: data}, filter)
+}
+
+// BroadcastBinary queues data as a binary message to every session, or to
+// those filter accepts, as [Server.Broadcast] does text.
+func (s *Server) BroadcastBinary(data []byte, filter func(sid string) bool) (int, error) {
+	return s.broadcast(codec.Packet{Type: codec.Message, Data: data, Binary: true}, filter)
+}
+
+func (s *Server) broadcast(p codec.Packet, filter func(sid string) bool) (int, error) {
+	if s.closing.Load() {
+		return 0, ErrServerClosed
+	}
+	item := transport.Prepare(p, transport.PrepareOptions{
+		V3:               s.opts.AllowEIO3,
+		Deflate:          s.opts.WebSocketCompression,
+		DeflateThreshold: s.opts.CompressionThreshold,
+	})
+	n := 0
+	s.sessions.Range(func(sid string, sess *session) bool {
+		if (filter == nil || filter(sid)) && s.enqueue(sess, item) == nil {
+			n++
+		}
+		return true
+	})
+	return n, nil
 }
 
 // Disconnect ends the session sid from the server side: queued messages are
@@ -199,7 +266,8 @@ func (s *Server) Transport(sid string) (string, error) {
 }
 
 // Range calls fn with the id of every session the server holds, until fn
-// returns false: the way to broadcast, or to find sessions by their data.
+// returns false: the way to find sessions by their data. To send one
+// message to many sessions, [Server.Broadcast] encodes it once for all.
 // Sessions may start and end during the walk; fn may call any Server
 // method.
 func (s *Server) Range(fn func(sid string) bool) {
@@ -296,8 +364,9 @@ func (s *Server) finishClose() {
 	})
 }
 
-// Session returns the data the application keeps with the session sid (nil
-// until saved). It waits for the session's actor, within ctx.
+// Session returns the data the application keeps with the session sid:
+// what Options.AuthorizeSession returned for it, or what was saved since
+// (nil when neither). It waits for the session's actor, within ctx.
 func (s *Server) Session(ctx context.Context, sid string) (any, error) {
 	return s.dataCommand(ctx, sid, command{kind: cmdGet})
 }

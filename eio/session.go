@@ -83,8 +83,8 @@ type inbound struct {
 
 const inboundOverhead = 64 // bytes counted per queued item beyond its data
 
-func inboundSize(m inbound) int     { return len(m.pkt.Data) + inboundOverhead }
-func packetSize(p codec.Packet) int { return len(p.Data) + inboundOverhead }
+func inboundSize(m inbound) int        { return len(m.pkt.Data) + inboundOverhead }
+func outSize(o transport.Outgoing) int { return len(o.Packet.Data) + inboundOverhead }
 
 // Errors behind ReasonTransportError, carried in Event.Err.
 var (
@@ -111,9 +111,9 @@ type session struct {
 	bind string // the secret of Options.BindCookie; "" when not bound
 	srv  *Server
 
-	cmds *actor.Mailbox[command]      // HTTP handlers
-	in   *actor.Mailbox[inbound]      // readers and POSTs; waits give backpressure
-	out  *actor.Mailbox[codec.Packet] // Send; bounded by MaxQueueBytes
+	cmds *actor.Mailbox[command]            // HTTP handlers
+	in   *actor.Mailbox[inbound]            // readers and POSTs; waits give backpressure
+	out  *actor.Mailbox[transport.Outgoing] // Send and Broadcast; bounded by MaxQueueBytes
 
 	closeReq atomic.Pointer[closeRequest]        // an end asked for by another goroutine
 	live     atomic.Pointer[transport.WebSocket] // the connection to abort on Close
@@ -140,9 +140,9 @@ type session struct {
 
 	endWaiter chan dataReply // a POST that carried the close packet, answered at the end
 
-	ctrl    []codec.Packet // actor's own packets (ping, pong, noop) to send next
-	batch   []codec.Packet // scratch for a write
-	inBatch []inbound      // scratch for a drain of in
+	ctrl    []codec.Packet       // actor's own packets (ping, pong, noop) to send next
+	batch   []transport.Outgoing // scratch for a write
+	inBatch []inbound            // scratch for a drain of in
 
 	events eventQueue // events waiting for room in Server.events
 
@@ -220,7 +220,7 @@ func (srv *Server) newSession(v codec.Version, r *http.Request) (*session, error
 		req:     r,
 		cmds:    actor.NewMailbox[command](16),
 		in:      actor.NewSizedMailbox(256, int(o.MaxPayload), inboundSize),
-		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, packetSize),
+		out:     actor.NewSizedMailbox(o.MaxQueueBytes/inboundOverhead+1, o.MaxQueueBytes, outSize),
 	}
 	runner, err := srv.group.NewRunner("session", s.work)
 	if err != nil {
@@ -271,7 +271,7 @@ func (s *session) attach(c *transport.WebSocket) {
 func (s *session) begin() {
 	now := s.srv.now()
 	s.countTransport(1)
-	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req})
+	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.transportName(), Session: s.data})
 	s.req = nil
 	s.heard = now // the handshake, for a polling session
 	if s.version == codec.V4 {
@@ -398,6 +398,14 @@ func (s *session) abort() {
 // emit queues an event for the application, in order.
 func (s *session) emit(ev Event) { s.events.push(s.srv.events, ev) }
 
+// transportName names the transport the session is on.
+func (s *session) transportName() string {
+	if s.ws != nil {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
 // countTransport moves the server's count of sessions on the session's
 // transport by delta.
 func (s *session) countTransport(delta int64) {
@@ -457,7 +465,7 @@ func (s *session) onPoll(p *pollRequest) {
 	case s.lingering:
 		// Sent before the client's close: the reference would have held
 		// it, and released it with a noop at the close.
-		s.replyPoll(p, []codec.Packet{{Type: codec.Noop}})
+		s.replyPollPacket(p, codec.Packet{Type: codec.Noop})
 		s.endTransport()
 	case s.reason != 0 && !s.sendClose:
 		p.reply <- pollReply{err: true, code: CodeBadRequest}
@@ -499,7 +507,7 @@ func (s *session) settlePoll() {
 		return
 	}
 	if s.probed {
-		s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+		s.replyPollPacket(s.poll, codec.Packet{Type: codec.Noop})
 		s.poll = nil
 		return
 	}
@@ -508,29 +516,32 @@ func (s *session) settlePoll() {
 	}
 }
 
-func (s *session) replyPoll(p *pollRequest, pkts []codec.Packet) {
+// replyPoll answers the GET p with b, a batch from collect. As the
+// reference server, a protocol 3 client that reads binary payloads (XHR2:
+// no b64 at the handshake, not JSONP) gets one whenever a packet is
+// binary, instead of base64 text.
+func (s *session) replyPoll(p *pollRequest, b []transport.Outgoing) {
 	s.heardFrom()
 	buf := transport.AcquireBuffer()
-	var binary bool
-	*buf, binary = s.appendPoll(*buf, p, pkts)
-	p.reply <- pollReply{body: buf, messages: countMessages(pkts), binary: binary}
-}
-
-// appendPoll encodes pkts as the payload that answers p and reports whether
-// it is a binary payload. As the reference server, a protocol 3 client
-// that reads binary payloads (XHR2: no b64 at the handshake, not JSONP)
-// gets one whenever a packet is binary, instead of base64 text.
-func (s *session) appendPoll(dst []byte, p *pollRequest, pkts []codec.Packet) ([]byte, bool) {
-	if s.version == codec.V3 && !s.textPolls && !p.text && hasBinary(pkts) {
-		return codec.AppendBinaryPayload(dst, pkts), true
+	binary := s.version == codec.V3 && !s.textPolls && !p.text && hasBinary(b)
+	if binary {
+		*buf = transport.AppendBinaryPayload(*buf, b)
+	} else {
+		*buf = transport.AppendPayload(*buf, b, s.version)
 	}
-	return codec.AppendPayload(dst, pkts, s.version), false
+	p.reply <- pollReply{body: buf, messages: countOutgoing(b), binary: binary}
 }
 
-// hasBinary reports whether any of pkts is binary.
-func hasBinary(pkts []codec.Packet) bool {
-	for _, p := range pkts {
-		if p.Binary {
+// replyPollPacket answers the GET p with the one packet pkt.
+func (s *session) replyPollPacket(p *pollRequest, pkt codec.Packet) {
+	one := [1]transport.Outgoing{{Packet: pkt}}
+	s.replyPoll(p, one[:])
+}
+
+// hasBinary reports whether any packet of b is binary.
+func hasBinary(b []transport.Outgoing) bool {
+	for i := range b {
+		if b[i].Packet.Binary {
 			return true
 		}
 	}
@@ -742,7 +753,7 @@ func (s *session) receiveProbe(m inbound) {
 		if s.poll != nil && !s.pollLate {
 			// Release the held GET so that the client can pause polling.
 			// One that came during the upgrade waits to be settled.
-			s.replyPoll(s.poll, []codec.Packet{{Type: codec.Noop}})
+			s.replyPollPacket(s.poll, codec.Packet{Type: codec.Noop})
 			s.poll = nil
 		}
 	case m.pkt.Type == codec.Upgrade && s.probed:
@@ -754,6 +765,7 @@ func (s *session) receiveProbe(m inbound) {
 		s.mode.Store(uint32(modeWebSocket))
 		s.srv.stats.upgrades.Add(1)
 		s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
+		s.emit(Event{Type: EventUpgrade, SID: s.sid, Transport: TransportWebSocket})
 		if s.poll != nil {
 			// Held during the upgrade and not settled: it may have been
 			// sent after the upgrade packet, and is answered as the
@@ -796,7 +808,7 @@ func (s *session) queueCtrl(p codec.Packet) {
 // none): the actor's own packets, the application's, and the close packet
 // when it is owed and nothing is left before it. closing reports that the
 // close packet is in.
-func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
+func (s *session) collect(limit int) (b []transport.Outgoing, closing bool) {
 	if s.version == codec.V4 && s.reason == 0 {
 		for _, p := range s.ctrl {
 			if p.Type == codec.Ping {
@@ -804,7 +816,10 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 			}
 		}
 	}
-	b = append(s.batch[:0], s.ctrl...)
+	b = s.batch[:0]
+	for _, p := range s.ctrl {
+		b = append(b, transport.Outgoing{Packet: p})
+	}
 	clear(s.ctrl)
 	s.ctrl = s.ctrl[:0]
 	before := len(b)
@@ -815,15 +830,15 @@ func (s *session) collect(limit int) (b []codec.Packet, closing bool) {
 	b, _ = s.out.DrainMax(b, room)
 	if n := len(b) - before; n > 0 {
 		size := 0
-		for _, p := range b[before:] {
-			size += len(p.Data)
+		for i := range b[before:] {
+			size += len(b[before+i].Packet.Data)
 		}
 		s.srv.stats.messagesOut.Add(uint64(n))
 		s.srv.stats.bytesOut.Add(uint64(size))
 		s.srv.stats.noteQueue(int64(size))
 	}
 	if s.sendClose && s.out.Len() == 0 {
-		b = append(b, codec.Packet{Type: codec.Close})
+		b = append(b, transport.Outgoing{Packet: codec.Packet{Type: codec.Close}})
 		closing = true
 	}
 	return b, closing
@@ -842,18 +857,18 @@ func (s *session) pingLeaves() {
 	s.arm()
 }
 
-// countMessages counts the message packets among pkts.
-func countMessages(pkts []codec.Packet) int {
+// countOutgoing counts the message packets in a batch from collect.
+func countOutgoing(b []transport.Outgoing) int {
 	n := 0
-	for _, p := range pkts {
-		if p.Type == codec.Message {
+	for i := range b {
+		if b[i].Packet.Type == codec.Message {
 			n++
 		}
 	}
 	return n
 }
 
-func (s *session) release(b []codec.Packet) {
+func (s *session) release(b []transport.Outgoing) {
 	clear(b)
 	s.batch = b[:0]
 }
@@ -866,11 +881,11 @@ func (s *session) flush() {
 		if len(b) == 0 {
 			return
 		}
-		err := s.ws.WritePackets(b, s.version)
+		err := s.ws.WriteBatch(b, s.version)
 		if err != nil {
 			// Nothing says how much of the batch got through: count its
 			// messages as undelivered rather than claim them.
-			s.srv.stats.undelivered.Add(uint64(countMessages(b)))
+			s.srv.stats.undelivered.Add(uint64(countOutgoing(b)))
 		}
 		s.release(b)
 		switch {
@@ -1159,7 +1174,7 @@ func (s *session) endTransport() {
 		if s.reason == ReasonClientDisconnect {
 			last.Type = codec.Noop
 		}
-		s.replyPoll(s.poll, []codec.Packet{last})
+		s.replyPollPacket(s.poll, last)
 		s.poll = nil
 	}
 	s.pollLate, s.pollDue = false, 0

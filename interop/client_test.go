@@ -68,7 +68,7 @@ func TestClientAgainstPeers(t *testing.T) {
 					if err := c.SendBinary(bin); err != nil {
 						t.Fatal(err)
 					}
-					if ev := clienttest.Next(t, c); ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
+					if ev := clienttest.NextMessage(t, c); ev.Type != eio.EventMessage || !ev.Binary || !bytes.Equal(ev.Data, bin) {
 						t.Fatalf("binary echo: %v binary=%v %v", ev.Type, ev.Binary, ev.Data)
 					}
 					clienttest.SendNumbered(t, c, 1000, false)

@@ -56,6 +56,34 @@ func BenchmarkWritePackets(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteBatch is BenchmarkWritePackets through WriteBatch, the
+// server session's write: a packet of its own ("plain"), or a message
+// prepared for a broadcast.
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, size := range []int{32, 1024} {
+		for _, prepared := range []bool{false, true} {
+			name := strconv.Itoa(size) + "B/plain"
+			if prepared {
+				name = strconv.Itoa(size) + "B/prepared"
+			}
+			b.Run(name, func(b *testing.B) {
+				c := transport.NewWebSocket(&discardConn{}, nil, transport.ServerSide, 1<<20, 0)
+				items := []transport.Outgoing{{Packet: benchPackets(size)[0]}}
+				if prepared {
+					items[0] = transport.Prepare(items[0].Packet, transport.PrepareOptions{})
+				}
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					if err := c.WriteBatch(items, codec.V4); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // loopReader replays one frame forever.
 type loopReader struct {
 	frame []byte

@@ -394,7 +394,13 @@ func (c *WebSocket) writeFrameLocked(op ws.OpCode, p []byte) error {
 
 // appendFrame appends one unfragmented frame carrying p.
 func (c *WebSocket) appendFrame(dst []byte, op ws.OpCode, p []byte) []byte {
-	dst, mask, masked := c.appendHeader(dst, op, len(p))
+	return appendFrame(dst, op, p, c.side == ClientSide)
+}
+
+// appendFrame appends one unfragmented frame carrying p, masked (as a
+// client sends it) or not.
+func appendFrame(dst []byte, op ws.OpCode, p []byte, masked bool) []byte {
+	dst, mask := appendHeader(dst, op, len(p), masked)
 	start := len(dst)
 	dst = append(dst, p...)
 	if masked {
@@ -403,11 +409,10 @@ func (c *WebSocket) appendFrame(dst []byte, op ws.OpCode, p []byte) []byte {
 	return dst
 }
 
-// appendHeader appends a final frame's header for a payload of n bytes and
-// returns the mask the payload must be XORed with, if any.
-func (c *WebSocket) appendHeader(dst []byte, op ws.OpCode, n int) ([]byte, [4]byte, bool) {
+// appendHeader appends a final frame's header for a payload of n bytes
+// and, when masked, returns the mask the payload must be XORed with.
+func appendHeader(dst []byte, op ws.OpCode, n int, masked bool) ([]byte, [4]byte) {
 	var mask [4]byte
-	masked := c.side == ClientSide
 	var maskBit byte
 	if masked {
 		maskBit = 0x80
@@ -427,7 +432,7 @@ func (c *WebSocket) appendHeader(dst []byte, op ws.OpCode, n int) ([]byte, [4]by
 		binary.BigEndian.PutUint32(mask[:], rand.Uint32())
 		dst = append(dst, mask[:]...)
 	}
-	return dst, mask, masked
+	return dst, mask
 }
 
 // WritePackets writes each packet as one frame, all in a single write to
@@ -437,74 +442,122 @@ func (c *WebSocket) WritePackets(pkts []codec.Packet, v codec.Version) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	b := (*buf)[:0]
-	for _, p := range pkts {
-		op := ws.OpText
-		if codec.FrameIsBinary(p, v) {
-			if c.base64 && v == codec.V3 {
-				b = c.appendBase64Frame(b, p)
-				continue
-			}
-			op = ws.OpBinary
-		}
-		n := codec.FrameLen(p, v)
-		if c.deflate && n > c.threshold {
-			b = c.appendDeflatedFrame(b, op, p, v)
-			continue
-		}
-		var mask [4]byte
-		var masked bool
-		b, mask, masked = c.appendHeader(b, op, n)
-		start := len(b)
-		b, _ = codec.AppendFrame(b, p, v)
-		if masked {
-			ws.Cipher(b[start:], mask, 0)
-		}
+	for i := range pkts {
+		b = c.appendPacket(b, &pkts[i], v)
 	}
 	*buf = b
+	return c.write(b)
+}
+
+// WriteBatch is [WebSocket.WritePackets] for a batch in which some items
+// are [Prepared] messages: their frames are copied as they were prepared
+// (compressed or not, as this connection negotiated), not encoded again.
+// A client, which masks its frames, encodes every item itself.
+func (c *WebSocket) WriteBatch(items []Outgoing, v codec.Version) error {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	b := (*buf)[:0]
+	for i := range items {
+		if f := items[i].Prepared.frame(v, c.deflate); f != nil && c.side == ServerSide && !c.sendsBase64(&items[i].Packet, v) {
+			b = append(b, f...)
+			continue
+		}
+		b = c.appendPacket(b, &items[i].Packet, v)
+	}
+	*buf = b
+	return c.write(b)
+}
+
+// write writes b unless a close frame has been sent.
+func (c *WebSocket) write(b []byte) error {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if c.closeSent {
+		c.wmu.Unlock()
 		return net.ErrClosed
 	}
-	return c.writeLocked(b)
+	err := c.writeLocked(b)
+	c.wmu.Unlock()
+	return err
+}
+
+// appendPacket appends p as one frame as this connection sends it: masked
+// on a client; with permessage-deflate, compressed when over the threshold
+// and smaller for it.
+func (c *WebSocket) appendPacket(dst []byte, p *codec.Packet, v codec.Version) []byte {
+	if c.sendsBase64(p, v) {
+		return c.appendBase64Frame(dst, p)
+	}
+	return appendPacketFrame(dst, p, v, c.side == ClientSide, c.deflate, c.threshold)
+}
+
+// sendsBase64 reports whether p goes as base64 text on this connection: a
+// protocol 3 binary packet to a client that asked for base64 (b64=1).
+func (c *WebSocket) sendsBase64(p *codec.Packet, v codec.Version) bool {
+	return c.base64 && v == codec.V3 && codec.FrameIsBinary(*p, v)
+}
+
+// appendPacketFrame appends p as one frame of protocol v, masked or not,
+// compressed when deflate is on, its payload is over threshold bytes and
+// compression makes it smaller.
+func appendPacketFrame(dst []byte, p *codec.Packet, v codec.Version, masked, deflate bool, threshold int) []byte {
+	n := codec.FrameLen(*p, v)
+	if deflate && n > threshold {
+		return appendDeflatedFrame(dst, p, v, masked)
+	}
+	op := ws.OpText
+	if codec.FrameIsBinary(*p, v) {
+		op = ws.OpBinary
+	}
+	dst, mask := appendHeader(dst, op, n, masked)
+	start := len(dst)
+	dst, _ = codec.AppendFrame(dst, *p, v)
+	if masked {
+		ws.Cipher(dst[start:], mask, 0)
+	}
+	return dst
 }
 
 // appendBase64Frame appends the V3 binary packet p as base64 in one text
 // frame, compressed as appendDeflatedFrame would.
-func (c *WebSocket) appendBase64Frame(dst []byte, p codec.Packet) []byte {
+func (c *WebSocket) appendBase64Frame(dst []byte, p *codec.Packet) []byte {
 	raw := getBuffer()
 	defer putBuffer(raw)
-	*raw = codec.AppendBase64Frame((*raw)[:0], p)
+	*raw = codec.AppendBase64Frame((*raw)[:0], *p)
+	masked := c.side == ClientSide
 	if c.deflate && len(*raw) > c.threshold {
-		return c.appendCompressedFrame(dst, ws.OpText, *raw)
+		return appendCompressedFrame(dst, ws.OpText, *raw, masked)
 	}
-	return c.appendFrame(dst, ws.OpText, *raw)
+	return appendFrame(dst, ws.OpText, *raw, masked)
 }
 
 // appendDeflatedFrame appends p as one compressed frame, or as a plain one
 // if compression does not shrink it.
-func (c *WebSocket) appendDeflatedFrame(dst []byte, op ws.OpCode, p codec.Packet, v codec.Version) []byte {
+func appendDeflatedFrame(dst []byte, p *codec.Packet, v codec.Version, masked bool) []byte {
 	raw := getBuffer()
 	defer putBuffer(raw)
-	*raw, _ = codec.AppendFrame((*raw)[:0], p, v)
-	return c.appendCompressedFrame(dst, op, *raw)
+	op := ws.OpText
+	if codec.FrameIsBinary(*p, v) {
+		op = ws.OpBinary
+	}
+	*raw, _ = codec.AppendFrame((*raw)[:0], *p, v)
+	return appendCompressedFrame(dst, op, *raw, masked)
 }
 
 // appendCompressedFrame appends raw as one compressed frame, or as a plain
 // one if compression does not shrink it. The compressed payload is written
 // after room for the largest header, then moved down against the header
 // once its length is known.
-func (c *WebSocket) appendCompressedFrame(dst []byte, op ws.OpCode, raw []byte) []byte {
+func appendCompressedFrame(dst []byte, op ws.OpCode, raw []byte, masked bool) []byte {
 	start := len(dst)
 	payload := start + ws.MaxHeaderSize
 	dst = appendDeflated(append(dst, make([]byte, ws.MaxHeaderSize)...), raw)
 	n := len(dst) - payload
 	if n >= len(raw) {
-		return c.appendFrame(dst[:start], op, raw)
+		return appendFrame(dst[:start], op, raw, masked)
 	}
 	var hdr [ws.MaxHeaderSize]byte
-	h, mask, masked := c.appendHeader(hdr[:0], op, n)
-	h[0] |= 0x40 // RSV1: compressed
+	h, mask := appendHeader(hdr[:0], op, n, masked)
+	h[0] |= rsv1Frame // compressed
 	copy(dst[start+len(h):], dst[payload:])
 	copy(dst[start:], h)
 	dst = dst[:start+len(h)+n]
@@ -513,6 +566,10 @@ func (c *WebSocket) appendCompressedFrame(dst []byte, op ws.OpCode, raw []byte) 
 	}
 	return dst
 }
+
+// rsv1Frame is RSV1 in a frame's first byte: permessage-deflate's
+// "compressed".
+const rsv1Frame = 0x40
 
 // writeLocked writes b. The write deadline is moved only once less than
 // half of writeTimeout is left: setting it costs a timer update, which a

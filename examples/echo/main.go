@@ -1,8 +1,10 @@
 // Command echo is an Engine.IO server that echoes every message to its
 // sender with the same type (text or binary). A text message
 // "broadcast:<payload>" is instead sent as <payload> to every connected
-// session, and the text message "disconnect:" makes the server end the
-// sender's session. Conformance, interop and load tests run against it.
+// session with Server.Broadcast (with -broadcast-by-send, by a Send to
+// each, for the benchmark's comparison), and the text message
+// "disconnect:" makes the server end the sender's session. Conformance,
+// interop and load tests run against it.
 //
 //	go run ./examples/echo -addr 127.0.0.1:3000 -ping-interval 300ms -ping-timeout 200ms -cors '*'
 package main
@@ -43,6 +45,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	idleTimeout := flag.Duration("idle-timeout", 30*time.Second, "how long an idle keep-alive HTTP connection is kept")
 	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\" and the goroutine count as \"goroutines\") on this address")
+	bySend := flag.Bool("broadcast-by-send", false, "send broadcast: payloads with a Send to each session instead of one Broadcast")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -104,7 +107,7 @@ func main() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		echo(srv)
+		echo(srv, *bySend)
 	}()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -131,7 +134,7 @@ var broadcastPrefix = []byte("broadcast:")
 var disconnectCommand = []byte("disconnect:")
 
 // echo answers every message until the server shuts down.
-func echo(srv *eio.Server) {
+func echo(srv *eio.Server, bySend bool) {
 	for ev := range srv.Events() {
 		switch ev.Type {
 		case eio.EventMessage:
@@ -140,7 +143,7 @@ func echo(srv *eio.Server) {
 				_ = srv.SendBinary(ev.SID, ev.Data)
 			case bytes.Equal(ev.Data, disconnectCommand):
 				_ = srv.Disconnect(ev.SID)
-			case bytes.HasPrefix(ev.Data, broadcastPrefix):
+			case bytes.HasPrefix(ev.Data, broadcastPrefix) && bySend:
 				// The server's own registry, not a copy kept here: the
 				// example stays as small per session as the server.
 				payload := ev.Data[len(broadcastPrefix):]
@@ -148,6 +151,9 @@ func echo(srv *eio.Server) {
 					_ = srv.Send(sid, payload)
 					return true
 				})
+			case bytes.HasPrefix(ev.Data, broadcastPrefix):
+				// Encoded once, shared by every session's queue.
+				_, _ = srv.Broadcast(ev.Data[len(broadcastPrefix):], nil)
 			default:
 				_ = srv.Send(ev.SID, ev.Data)
 			}

@@ -70,10 +70,22 @@ func Next(t testing.TB, c *eio.Client) eio.Event {
 	return eio.Event{}
 }
 
-// ExpectText checks that the next event is the text message want.
+// NextMessage returns the client's next event other than an upgrade: a
+// message, or the disconnect. An upgrade may fall between any two
+// messages; TestClientUpgradeEvent checks where.
+func NextMessage(t testing.TB, c *eio.Client) eio.Event {
+	t.Helper()
+	for {
+		if ev := Next(t, c); ev.Type != eio.EventUpgrade {
+			return ev
+		}
+	}
+}
+
+// ExpectText checks that the next message event is the text message want.
 func ExpectText(t testing.TB, c *eio.Client, want string) {
 	t.Helper()
-	ev := Next(t, c)
+	ev := NextMessage(t, c)
 	if ev.Type != eio.EventMessage || ev.Binary || string(ev.Data) != want {
 		t.Fatalf("got %v binary=%v %.80q (reason %v, err %v), want text %.80q",
 			ev.Type, ev.Binary, ev.Data, ev.Reason, ev.Err, want)
