@@ -199,6 +199,9 @@ func TestEIO3WebSocketBase64(t *testing.T) {
 					p.send("2probe")
 					p.expect("3probe")
 					p.send("5")
+					if ev := expectEvent(t, srv, EventUpgrade, sid); ev.Transport != TransportWebSocket {
+						t.Fatalf("upgrade event to %q", ev.Transport)
+					}
 				} else {
 					p, sid = v3WSOpen(t, srv, base, tc.query)
 				}
