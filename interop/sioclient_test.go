@@ -262,3 +262,35 @@ func TestSioNodeClientCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestSioChatBrowser: two pages of examples/sio-chat in headless Chromium
+// chat in the lobby; one moves to another room, where the other no longer
+// hears it; a page whose connection drops comes back recovered, in its
+// room. Screenshots are left in testdata/out/.
+func TestSioChatBrowser(t *testing.T) {
+	requireChromium(t)
+	web := filepath.Join(repoDir(), "examples", "sio-chat", "web")
+	if _, err := os.Stat(filepath.Join(web, "node_modules", "socket.io-client")); err != nil {
+		missingPeer(t, "the sio-chat page's socket.io-client bundle", "make deps (npm ci in examples/sio-chat/web)")
+	}
+	_, url := startProcess(t, repoDir(), sioChatBinary, "-addr", "127.0.0.1:0", "-web", web)
+	for _, m := range sioModes {
+		t.Run(m.mode, func(t *testing.T) {
+			out := runNode(t, 90*time.Second, "sio-chat-browser.js", url, m.mode, screenshotPath(t, "sio-chat-"+m.mode+".png"))
+			var got struct {
+				Transport      string `json:"transport"`
+				BobHeardAda    bool   `json:"bobHeardAda"`
+				AdaHeardGarden bool   `json:"adaHeardGarden"`
+				Recovered      bool   `json:"recovered"`
+				AdaRoom        string `json:"adaRoom"`
+				Error          string `json:"error"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil || got.Error != "" {
+				t.Fatalf("browser output %s: %v", out, err)
+			}
+			if got.Transport != m.transport || !got.BobHeardAda || got.AdaHeardGarden || !got.Recovered || got.AdaRoom != "lobby" {
+				t.Errorf("summary %s", out)
+			}
+		})
+	}
+}
