@@ -35,9 +35,6 @@ import (
 // Options.
 func JoinCluster(ctx context.Context, nc *nats.Conn, node *cluster.Node, opts *Options) (*Server, error) {
 	o := opts.withDefaults()
-	if o.MaxPacketBytes <= 0 {
-		o.MaxPacketBytes = 1_000_000
-	}
 	subject := o.ClusterSubject
 	if subject == "" {
 		subject = "chanio-sio"

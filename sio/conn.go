@@ -2,6 +2,9 @@ package sio
 
 import (
 	"errors"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,40 +18,92 @@ var (
 )
 
 // conn is one Engine.IO connection: the sockets it has in each namespace
-// and the decoder of its packets. The loop owns every field but wmu, sid,
-// srv and hs, which never change.
+// and the decoder of its packets. The loop owns every field but wmu and
+// those set by newConn, which never change.
 type conn struct {
 	sid string
 	srv *Server
-	hs  *Handshake // without Auth, shared by the sockets
+
+	// The handshake, kept small: a server holds one per client for the
+	// connection's life, and http.Header and url.URL would be most of a
+	// quiet connection's memory. See handshake.
+	header string // "Name: value\n" lines, the WebSocket handshake's own left out
+	uri    string // the request URI
+	addr   string
+	at     int64 // Unix nanoseconds
+	secure bool
+	xdom   bool
 
 	// wmu keeps a packet's text and attachments together: a packet with
 	// attachments is written under wmu, every other under its read lock.
 	wmu sync.RWMutex
 
 	// Owned by the loop.
-	dec      wire.Decoder
-	sockets  []*Socket // one per namespace, pending ones included
-	deadline time.Time // for ConnectTimeout
-	forced   Reason    // why the server ended the connection, if it did
-	joined   bool      // a socket has connected at least once
-	broken   bool      // the client broke the protocol: ignore what follows
-	ended    bool
+	dec     wire.Decoder
+	sockets []*Socket // one per namespace, pending ones included
+	forced  Reason    // why the server ended the connection, if it did
+	joined  bool      // a socket has connected at least once
+	broken  bool      // the client broke the protocol: ignore what follows
+	ended   bool
 }
 
 func newConn(s *Server, ev eio.Event) *conn {
-	c := &conn{sid: ev.SID, srv: s}
+	c := &conn{sid: ev.SID, srv: s, at: time.Now().UnixNano()}
 	c.dec.Limits = wire.Limits{MaxAttachments: s.opts.MaxAttachments, MaxBytes: s.opts.MaxPacketBytes}
-	hs := &Handshake{Time: time.Now()}
 	if r := ev.Request; r != nil {
-		hs.Header = r.Header
-		hs.URL = r.URL
-		hs.Address = r.RemoteAddr
-		hs.Secure = r.TLS != nil
-		hs.XDomain = r.Header.Get("Origin") != ""
+		c.header = packHeader(r.Header)
+		c.uri = r.RequestURI
+		if c.uri == "" && r.URL != nil {
+			c.uri = r.URL.RequestURI()
+		}
+		c.addr = r.RemoteAddr
+		c.secure = r.TLS != nil
+		c.xdom = r.Header.Get("Origin") != ""
 	}
-	c.hs = hs
 	return c
+}
+
+// deadline is when the connection must have joined a namespace.
+func (c *conn) deadline() time.Time {
+	return time.Unix(0, c.at).Add(c.srv.opts.ConnectTimeout)
+}
+
+// handshake returns the connection's handshake, without an auth payload.
+func (c *conn) handshake() Handshake {
+	h := Handshake{Header: unpackHeader(c.header), Address: c.addr, Time: time.Unix(0, c.at), Secure: c.secure, XDomain: c.xdom}
+	if c.uri != "" {
+		h.URL, _ = url.ParseRequestURI(c.uri)
+	}
+	return h
+}
+
+// packHeader writes h as "Name: value" lines, without the headers of the
+// WebSocket handshake itself (Connection, Upgrade, Sec-WebSocket-*), which
+// say nothing about the client once it is connected.
+func packHeader(h http.Header) string {
+	var b strings.Builder
+	for name, values := range h {
+		switch {
+		case name == "Connection", name == "Upgrade", strings.HasPrefix(name, "Sec-Websocket-"):
+			continue
+		}
+		for _, v := range values {
+			b.WriteString(name)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func unpackHeader(s string) http.Header {
+	h := make(http.Header)
+	for line := range strings.Lines(s) {
+		name, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		h[name] = append(h[name], value)
+	}
+	return h
 }
 
 func (c *conn) socket(nsp string) *Socket {

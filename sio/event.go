@@ -82,7 +82,9 @@ func (e *Event) WantsAck() bool { return e.ack != nil }
 // handshake request's details and the CONNECT packet's auth payload. It is
 // the reference server's socket.handshake.
 type Handshake struct {
-	// Header is the handshake request's header.
+	// Header is the handshake request's header, but for the headers of
+	// the WebSocket handshake itself (Connection, Upgrade,
+	// Sec-WebSocket-*). It is a copy: changing it changes nothing else.
 	Header http.Header
 	// URL is the handshake request's URL, with its query.
 	URL *url.URL

@@ -169,7 +169,7 @@ func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
 		}
 		c.forget(old)
 	}
-	hs := *c.hs
+	hs := c.handshake()
 	hs.Auth = p.Data
 	n := s.lookup(p.Namespace, &hs)
 	if n == nil {

@@ -27,8 +27,8 @@ type Options struct {
 	MaxAttachments int
 	// MaxPacketBytes bounds one incoming packet, its text and its binary
 	// attachments together; past it the connection ends with
-	// [ReasonParseError]. Zero means the Engine.IO server's MaxPayload
-	// (1,000,000 bytes by default), which also bounds each message.
+	// [ReasonParseError]. Zero means Engine.MaxPayload (1,000,000 bytes
+	// by default), which also bounds each message.
 	MaxPacketBytes int
 
 	// EventBuffer is the capacity of each namespace's Events channel.
@@ -90,6 +90,12 @@ func (o *Options) withDefaults() options {
 	if r.MaxAttachments == 0 {
 		r.MaxAttachments = 10
 	}
+	if r.MaxPacketBytes <= 0 {
+		r.MaxPacketBytes = 1_000_000 // eio's MaxPayload default
+		if r.Engine != nil && r.Engine.MaxPayload > 0 {
+			r.MaxPacketBytes = int(r.Engine.MaxPayload)
+		}
+	}
 	if r.EventBuffer <= 0 {
 		r.EventBuffer = 1024
 	}
@@ -111,19 +117,13 @@ func (o *Options) withDefaults() options {
 
 // engineOptions returns the Engine.IO options sio starts its own server
 // with: the caller's, with the Socket.IO path by default.
-func (o *options) engineOptions() *eio.Options {
+func (o *Options) engineOptions() *eio.Options {
 	var e eio.Options
 	if o.Engine != nil {
 		e = *o.Engine
 	}
 	if e.Path == "" {
 		e.Path = "/socket.io/"
-	}
-	if o.MaxPacketBytes <= 0 {
-		o.MaxPacketBytes = int(e.MaxPayload)
-		if o.MaxPacketBytes <= 0 {
-			o.MaxPacketBytes = 1_000_000
-		}
 	}
 	return &e
 }

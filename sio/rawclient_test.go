@@ -40,9 +40,14 @@ type rawClient struct {
 // dial opens an Engine.IO connection to the Socket.IO path.
 func dial(t *testing.T, url string, transports ...string) *rawClient {
 	t.Helper()
+	return dialWith(t, url, &eio.ClientOptions{Transports: transports})
+}
+
+func dialWith(t *testing.T, url string, opts *eio.ClientOptions) *rawClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, err := eio.Dial(ctx, url+"/socket.io/", &eio.ClientOptions{Transports: transports})
+	c, err := eio.Dial(ctx, url+"/socket.io/", opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -337,7 +337,6 @@ func (s *Server) handle(ev eio.Event) {
 	case eio.EventConnect:
 		c := newConn(s, ev)
 		s.conns[ev.SID] = c
-		c.deadline = time.Now().Add(s.opts.ConnectTimeout)
 		s.timeouts = append(s.timeouts, c)
 		if len(s.timeouts) == 1 {
 			s.timer.Reset(s.opts.ConnectTimeout)
@@ -379,7 +378,7 @@ func (s *Server) expireConnects() {
 	i := 0
 	for ; i < len(s.timeouts); i++ {
 		c := s.timeouts[i]
-		if c.deadline.After(now) {
+		if c.deadline().After(now) {
 			break
 		}
 		s.timeouts[i] = nil
@@ -390,7 +389,7 @@ func (s *Server) expireConnects() {
 	}
 	s.timeouts = s.timeouts[i:]
 	if len(s.timeouts) > 0 {
-		s.timer.Reset(time.Until(s.timeouts[0].deadline))
+		s.timer.Reset(time.Until(s.timeouts[0].deadline()))
 	} else {
 		s.timeouts = nil
 	}

@@ -499,6 +499,22 @@ func TestServerDisconnects(t *testing.T) {
 		c.expectEnd()
 	})
 
+	t.Run("packet over MaxPacketBytes", func(t *testing.T) {
+		t.Parallel()
+		srv, url, other := setup(t)
+		_ = other
+		// Two attachments of 600 KB: each message fits eio's MaxPayload,
+		// the packet does not fit the default MaxPacketBytes (the same).
+		c := dialWith(t, url, &eio.ClientOptions{Transports: []string{eio.TransportWebSocket}, MaxQueueBytes: 4 << 20})
+		c.connect("/", "")
+		expectEvent(t, srv.Of("/"), sio.EventConnect, "")
+		big := make([]byte, 600_000)
+		c.emit("/", -1, "big", big, big)
+		if ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, ""); ev.Reason != sio.ReasonParseError || !errors.Is(ev.Err, wire.ErrTooLarge) {
+			t.Fatalf("reason %v err %v", ev.Reason, ev.Err)
+		}
+	})
+
 	t.Run("too many attachments", func(t *testing.T) {
 		t.Parallel()
 		srv, url, other := setup(t)

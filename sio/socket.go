@@ -59,7 +59,7 @@ func (s *Socket) EngineID() string { return s.conn.sid }
 
 // Handshake returns what the client sent when it connected.
 func (s *Socket) Handshake() Handshake {
-	h := *s.conn.hs
+	h := s.conn.handshake()
 	h.Auth = s.auth
 	return h
 }
