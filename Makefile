@@ -11,13 +11,25 @@ STATICCHECK_VERSION := v0.7.0
 APT_PACKAGES := python3-engineio python3-socketio python3-websocket python3-aiohttp python3-requests chromium
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test test-unit bench bench-micro fuzz lint interop deps deps-apt deps-js deps-chat run run-cluster clean
+.PHONY: all test test-unit bench bench-micro fuzz lint interop deps deps-apt deps-js deps-chat deps-sio-chat run run-sio run-cluster clean
 
 all: lint test
 
 ## run: the chat example with its browser page on http://127.0.0.1:8080/.
 run: deps-chat
 	$(GO) run ./examples/chat
+
+## run-sio: the Socket.IO chat with rooms (examples/sio-chat) and its
+## browser page on http://127.0.0.1:8080/.
+run-sio: deps-sio-chat
+	$(GO) run ./examples/sio-chat
+
+deps-sio-chat: examples/sio-chat/web/node_modules/.package-lock.json
+
+examples/sio-chat/web/node_modules/.package-lock.json: examples/sio-chat/web/package.json examples/sio-chat/web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) deps-apt
+	cd examples/sio-chat/web && npm ci --no-audit --no-fund
+	@touch $@
 
 ## run-cluster: the chat on three cluster nodes (embedded NATS) behind a
 ## round-robin proxy without affinity, on http://127.0.0.1:8080/.
@@ -80,7 +92,7 @@ $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## deps: install the test peers: Debian packages and the pinned npm packages.
-deps: deps-apt deps-js deps-chat
+deps: deps-apt deps-js deps-chat deps-sio-chat
 
 deps-apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -97,4 +109,4 @@ interop/js/node_modules/.package-lock.json: interop/js/package.json interop/js/p
 	@touch $@
 
 clean:
-	rm -rf $(BIN) interop/js/node_modules examples/chat/web/node_modules
+	rm -rf $(BIN) interop/js/node_modules examples/chat/web/node_modules examples/sio-chat/web/node_modules

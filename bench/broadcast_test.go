@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,84 +50,22 @@ func BenchmarkBroadcast(b *testing.B) {
 				}
 				s := startServerWithDebug(b, bs.server, bs.args...)
 				clients := dialClients(b, s, sessions+1)
-				sender, receivers := clients[0], clients[1:]
-				var delivered atomic.Int64
-				var wg sync.WaitGroup
-				for _, c := range receivers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							if _, _, err := c.read(); err != nil {
-								return
-							}
-							delivered.Add(1)
-						}
-					}()
-				}
-				// The sender's own copies are read too, so that its socket never fills.
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						if _, _, err := sender.read(); err != nil {
-							return
-						}
-					}
-				}()
 				msg := []byte("4broadcast:" + string(make32()))
-				send := func(n int) {
-					for i := 0; i < n; i++ {
-						for int64(i)-delivered.Load()/int64(sessions) >= inflight {
-							time.Sleep(50 * time.Microsecond)
-						}
-						if err := sender.write(ws.OpText, msg); err != nil {
-							b.Fatal(err)
-						}
-						if err := sender.w.Flush(); err != nil {
-							b.Fatal(err)
-						}
-					}
-					for delivered.Load() < int64(n)*int64(sessions) {
-						time.Sleep(time.Millisecond)
-					}
-				}
 				// Warm up long enough for every session's queue and write
 				// batch to grow to the most that 4 broadcasts in flight
 				// leave queued: they keep that size, so later broadcasts
 				// allocate nothing for them.
-				send(40)
-				delivered.Store(0)
-				// Two readings in a row: their difference is what a reading
-				// costs the server, which the run's figure must not count.
-				mallocs0 := s.mallocs(b)
-				readCost := s.mallocs(b) - mallocs0
-				mallocs0 += readCost
-				cpu0 := s.cpuTime(b)
-				start := time.Now()
-				b.ResetTimer()
-				send(b.N)
-				b.StopTimer()
-				elapsed, cpu := time.Since(start), s.cpuTime(b)-cpu0
-				allocs := float64(s.mallocs(b) - mallocs0 - readCost)
-				for _, c := range clients {
-					_ = c.Close()
-				}
-				wg.Wait()
+				r := runBroadcast(b, s, clients, clients[0], clients[1:], msg, inflight, 40)
 				deliveries := float64(b.N) * float64(sessions)
-				rate := 0.0
-				if cpu > 0 {
-					rate = deliveries / cpu.Seconds()
-				}
-				b.ReportMetric(deliveries/elapsed.Seconds(), "deliveries/s")
-				b.ReportMetric(rate, "deliveries/cpu-s")
-				b.ReportMetric(allocs/deliveries, "allocs/delivery")
-				b.ReportMetric(allocs/float64(b.N), "allocs/broadcast")
+				b.ReportMetric(r.perSec, "deliveries/s")
+				b.ReportMetric(r.perCPU, "deliveries/cpu-s")
+				b.ReportMetric(r.allocs/deliveries, "allocs/delivery")
+				b.ReportMetric(r.allocs/float64(b.N), "allocs/broadcast")
 				key := "broadcast/" + strconv.Itoa(sessions)
 				scenario := "broadcast to " + strconv.Itoa(sessions)
 				switch bs.name {
 				case "baseline":
-					baselineRates[key] = rate
+					baselineRates[key] = r.perCPU
 					return
 				case "chanio-send":
 					scenario += " (loop of Send)"
@@ -135,17 +74,105 @@ func BenchmarkBroadcast(b *testing.B) {
 				if base <= 0 {
 					return
 				}
-				b.ReportMetric(rate/base, "x-baseline-cpu")
+				b.ReportMetric(r.perCPU/base, "x-baseline-cpu")
 				target := measured
 				if bs.name == "chanio" {
 					target = atLeastRatio(1.2)
 					record(row{scenario: scenario + " allocs", unit: "allocs/broadcast (server process)",
-						chanio: allocs / float64(b.N), target: measured})
+						chanio: r.allocs / float64(b.N), target: measured})
 				}
-				record(row{scenario: scenario, unit: "deliveries/cpu-s", chanio: rate, baseline: base, target: target})
+				record(row{scenario: scenario, unit: "deliveries/cpu-s", chanio: r.perCPU, baseline: base, target: target})
 			})
 		}
 	}
+}
+
+// broadcastRun is what runBroadcast measured: deliveries per second and
+// per second of server CPU, and the server process's allocations during
+// the run (zero for a server without a debug endpoint).
+type broadcastRun struct {
+	perSec, perCPU, allocs float64
+}
+
+// runBroadcast has sender send msg b.N times (after warmup more to warm
+// up), each a broadcast the server delivers to every one of receivers,
+// with at most inflight broadcasts not yet fully delivered. It closes the
+// clients.
+func runBroadcast(b *testing.B, s *server, clients []*wsClient, sender *wsClient, receivers []*wsClient, msg []byte, inflight int64, warmup int) broadcastRun {
+	b.Helper()
+	sessions := int64(len(receivers))
+	var delivered atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range receivers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, _, err := c.read(); err != nil {
+					return
+				}
+				delivered.Add(1)
+			}
+		}()
+	}
+	if !slices.Contains(receivers, sender) {
+		// The sender's own copies are read too, so that its socket never fills.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, _, err := sender.read(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	send := func(n int) {
+		for i := 0; i < n; i++ {
+			for int64(i)-delivered.Load()/sessions >= inflight {
+				time.Sleep(50 * time.Microsecond)
+			}
+			if err := sender.write(ws.OpText, msg); err != nil {
+				b.Fatal(err)
+			}
+			if err := sender.w.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for delivered.Load() < int64(n)*sessions {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	send(warmup)
+	delivered.Store(0)
+	var mallocs0, readCost uint64
+	if s.debug != "" {
+		// Two readings in a row: their difference is what a reading
+		// costs the server, which the run's figure must not count.
+		mallocs0 = s.mallocs(b)
+		readCost = s.mallocs(b) - mallocs0
+		mallocs0 += readCost
+	}
+	cpu0 := s.cpuTime(b)
+	start := time.Now()
+	b.ResetTimer()
+	send(b.N)
+	b.StopTimer()
+	elapsed, cpu := time.Since(start), s.cpuTime(b)-cpu0
+	var r broadcastRun
+	if s.debug != "" {
+		r.allocs = float64(s.mallocs(b) - mallocs0 - readCost)
+	}
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	wg.Wait()
+	deliveries := float64(b.N) * float64(sessions)
+	if cpu > 0 {
+		r.perCPU = deliveries / cpu.Seconds()
+	}
+	r.perSec = deliveries / elapsed.Seconds()
+	return r
 }
 
 // mallocs returns how many heap allocations the server process has made,

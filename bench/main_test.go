@@ -11,6 +11,7 @@ import (
 var (
 	chanioBinary   string
 	baselineBinary string
+	sioBinary      string
 )
 
 // TestMain builds the programs the tests run; testpeer.Main ends with
@@ -21,6 +22,9 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		if baselineBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/bench/baseline", false); err != nil {
+			return err
+		}
+		if sioBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/bench/sioserver", false); err != nil {
 			return err
 		}
 		pinLoad()

@@ -178,6 +178,17 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 	if binaryMsg {
 		op = ws.OpBinary
 	}
+	return runExchange(b, s, clients, total, window, op,
+		func(dst []byte, _ int, sent time.Time) []byte { return message(dst, size, binaryMsg, sent) },
+		func(p []byte) (time.Time, bool) { return sentAt(p, binaryMsg) })
+}
+
+// runExchange is runEcho for any protocol: build makes the i-th message of
+// a connection (from 1) carrying its send time, which sent reads back from
+// the answer; an answer it cannot read fails the run when strict.
+func runExchange(b *testing.B, s *server, clients []*wsClient, total, window int, op ws.OpCode,
+	build func(dst []byte, i int, sent time.Time) []byte, sent func([]byte) (time.Time, bool)) echoResult {
+	b.Helper()
 	var budget atomic.Int64
 	budget.Store(int64(total))
 	lat := make([][]time.Duration, len(clients))
@@ -191,13 +202,14 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 			defer wg.Done()
 			lat[i] = make([]time.Duration, 0, total/len(clients)+window)
 			var msg []byte
-			inflight := 0
+			inflight, n := 0, 0
 			send := func() error {
 				if budget.Add(-1) < 0 {
 					return nil
 				}
 				inflight++
-				msg = message(msg, size, binaryMsg, time.Now())
+				n++
+				msg = build(msg, n, time.Now())
 				return c.write(op, msg)
 			}
 			for j := 0; j < window; j++ {
@@ -216,7 +228,7 @@ func runEcho(b *testing.B, s *server, clients []*wsClient, total, window, size i
 					failed.Store(err)
 					return
 				}
-				if t, ok := sentAt(p, binaryMsg); ok {
+				if t, ok := sent(p); ok {
 					lat[i] = append(lat[i], time.Since(t))
 				}
 				inflight--

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -427,5 +428,73 @@ func TestServerEIO3(t *testing.T) {
 	// The client's ping is answered with a pong (the v3 heartbeat).
 	if _, body := httpDo(t, http.MethodGet, url, ""); body != "2:3x" {
 		t.Fatalf("pong payload %q", body)
+	}
+}
+
+// TestServerQueued checks that Queued counts what waits for a polling
+// session's next GET, and nothing once the GET has taken it.
+func TestServerQueued(t *testing.T) {
+	srv, base := testServer(t, nil)
+	sid := pollOpen(t, base)
+	expectEvent(t, srv, EventConnect, sid)
+	if n, err := srv.Queued(sid); n != 0 || err != nil {
+		t.Fatalf("Queued of a fresh session = %d, %v", n, err)
+	}
+	for i, m := range []string{"a", "b"} {
+		if err := srv.Send(sid, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := srv.Queued(sid); n != i+1 || err != nil {
+			t.Fatalf("Queued after %d sends = %d, %v", i+1, n, err)
+		}
+	}
+	if status, body := httpDo(t, http.MethodGet, pollURL(base, sid), ""); status != http.StatusOK || body != "4a\x1e4b" {
+		t.Fatalf("poll = %d %q", status, body)
+	}
+	if n, err := srv.Queued(sid); n != 0 || err != nil {
+		t.Fatalf("Queued after the poll took both = %d, %v", n, err)
+	}
+	if _, err := srv.Queued("no-such-sid"); !errors.Is(err, ErrUnknownSession) {
+		t.Fatalf("Queued of an unknown sid: %v", err)
+	}
+}
+
+// TestServerDisconnectDuringUpgrade ends a session after its WebSocket
+// probe has been answered, as engine.io-client and eio.Client do: they stop
+// polling and send the upgrade packet on the probe. The queued message and
+// the close packet must go out on the WebSocket, at once, rather than wait
+// PingTimeout for a GET that will not come.
+func TestServerDisconnectDuringUpgrade(t *testing.T) {
+	srv, base := testServer(t, &Options{PingInterval: time.Minute, PingTimeout: time.Minute})
+	sid := pollOpen(t, base)
+	expectEvent(t, srv, EventConnect, sid)
+	p := dialWS(t, base, sid)
+	p.send("2probe")
+	p.expect("3probe")
+	if err := srv.Send(sid, []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Disconnect(sid); err != nil {
+		t.Fatal(err)
+	}
+	// The session takes the end in (Send then fails) before the upgrade
+	// packet comes; what it accepted until then is owed too.
+	deadline := time.Now().Add(5 * time.Second)
+	accepted := 0
+	for srv.Send(sid, []byte("more")) == nil {
+		accepted++
+		if time.Now().After(deadline) {
+			t.Fatal("Send still accepted 5s after Disconnect")
+		}
+		runtime.Gosched()
+	}
+	p.send("5")
+	p.expect("4last")
+	for range accepted {
+		p.expect("4more")
+	}
+	p.expect("1")
+	if ev := expectEvent(t, srv, EventDisconnect, sid); ev.Reason != ReasonServerDisconnect {
+		t.Fatalf("reason %v", ev.Reason)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Server binaries, built once by TestMain.
-var echoBinary, chatBinary, clusterBinary string
+var echoBinary, chatBinary, clusterBinary, sioChatBinary string
 
 // TestMain builds the programs the tests run; testpeer.Main ends with
 // goleak.VerifyTestMain, so no test may leave a goroutine behind.
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		for _, b := range []struct {
 			bin *string
 			pkg string
-		}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}, {&clusterBinary, "examples/cluster"}} {
+		}{{&echoBinary, "examples/echo"}, {&chatBinary, "examples/chat"}, {&clusterBinary, "examples/cluster"}, {&sioChatBinary, "examples/sio-chat"}} {
 			if *b.bin, err = testpeer.Build(dir, "github.com/chanio/chanio/"+b.pkg, raceEnabled); err != nil {
 				return err
 			}

@@ -1,0 +1,200 @@
+package sio
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/sio/wire"
+)
+
+var (
+	errNotConnected = errors.New("sio: packet for a namespace the client has not joined")
+	errTwice        = errors.New("sio: CONNECT for a namespace the client is already in")
+)
+
+// conn is one Engine.IO connection: the sockets it has in each namespace
+// and the decoder of its packets. The loop owns every field but wmu and
+// those set by newConn, which never change.
+type conn struct {
+	sid string
+	srv *Server
+
+	// The handshake, kept small: a server holds one per client for the
+	// connection's life, and http.Header and url.URL would be most of a
+	// quiet connection's memory. See handshake.
+	header string // "Name: value\n" lines, the WebSocket handshake's own left out
+	uri    string // the request URI
+	addr   string
+	at     int64 // Unix nanoseconds
+	secure bool
+	xdom   bool
+
+	// wmu keeps a packet's text and attachments together: a packet with
+	// attachments is written under wmu, every other under its read lock.
+	wmu sync.RWMutex
+
+	// Owned by the loop.
+	dec     wire.Decoder
+	sockets []*Socket // one per namespace, pending ones included
+	forced  Reason    // why the server ended the connection, if it did
+	joined  bool      // a socket has connected at least once
+	broken  bool      // the client broke the protocol: ignore what follows
+	ended   bool
+}
+
+func newConn(s *Server, ev eio.Event) *conn {
+	c := &conn{sid: ev.SID, srv: s, at: time.Now().UnixNano()}
+	c.dec.Limits = wire.Limits{MaxAttachments: s.opts.MaxAttachments, MaxBytes: s.opts.MaxPacketBytes}
+	if r := ev.Request; r != nil {
+		c.header = packHeader(r.Header)
+		c.uri = r.RequestURI
+		if c.uri == "" && r.URL != nil {
+			c.uri = r.URL.RequestURI()
+		}
+		c.addr = r.RemoteAddr
+		c.secure = r.TLS != nil
+		c.xdom = r.Header.Get("Origin") != ""
+	}
+	return c
+}
+
+// deadline is when the connection must have joined a namespace.
+func (c *conn) deadline() time.Time {
+	return time.Unix(0, c.at).Add(c.srv.opts.ConnectTimeout)
+}
+
+// handshake returns the connection's handshake, without an auth payload.
+func (c *conn) handshake() Handshake {
+	h := Handshake{Header: unpackHeader(c.header), Address: c.addr, Time: time.Unix(0, c.at), Secure: c.secure, XDomain: c.xdom}
+	if c.uri != "" {
+		h.URL, _ = url.ParseRequestURI(c.uri)
+	}
+	return h
+}
+
+// packHeader writes h as "Name: value" lines, without the headers of the
+// WebSocket handshake itself (Connection, Upgrade, Sec-WebSocket-*), which
+// say nothing about the client once it is connected.
+func packHeader(h http.Header) string {
+	var b strings.Builder
+	for name, values := range h {
+		switch {
+		case name == "Connection", name == "Upgrade", strings.HasPrefix(name, "Sec-Websocket-"):
+			continue
+		}
+		for _, v := range values {
+			b.WriteString(name)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func unpackHeader(s string) http.Header {
+	h := make(http.Header)
+	for line := range strings.Lines(s) {
+		name, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		h[name] = append(h[name], value)
+	}
+	return h
+}
+
+func (c *conn) socket(nsp string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *conn) forget(sock *Socket) {
+	for i, s := range c.sockets {
+		if s == sock {
+			c.sockets[i] = c.sockets[len(c.sockets)-1]
+			c.sockets[len(c.sockets)-1] = nil
+			c.sockets = c.sockets[:len(c.sockets)-1]
+			return
+		}
+	}
+}
+
+// end makes every socket of the connection leave: the connection is gone.
+func (c *conn) end(reason Reason, err error) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	for len(c.sockets) > 0 {
+		sock := c.sockets[len(c.sockets)-1]
+		c.forget(sock)
+		if sock.state.Swap(stateClosed) == statePending {
+			if sock.cancel != nil {
+				sock.cancel() // its connect job sees the end and drops it
+			}
+			continue
+		}
+		c.srv.removeSocket(sock, reason, err)
+	}
+}
+
+// write sends a packet's text and then its attachments, which no other
+// packet comes between. A volatile packet is dropped, and nil returned,
+// when the connection has messages waiting.
+func (c *conn) write(text []byte, atts [][]byte, volatile bool) error {
+	eng := c.srv.engine
+	if len(atts) == 0 {
+		c.wmu.RLock()
+		defer c.wmu.RUnlock()
+		if volatile && !c.idle() {
+			return nil
+		}
+		return sendErr(eng.Send(c.sid, text))
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if volatile && !c.idle() {
+		return nil
+	}
+	if err := eng.Send(c.sid, text); err != nil {
+		return sendErr(err)
+	}
+	for _, a := range atts {
+		if err := eng.SendBinary(c.sid, a); err != nil {
+			return sendErr(err)
+		}
+	}
+	return nil
+}
+
+func (c *conn) idle() bool {
+	n, err := c.srv.engine.Queued(c.sid)
+	return err == nil && n == 0
+}
+
+// sendErr maps the Engine.IO errors of a send to sio's.
+func sendErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, eio.ErrUnknownSession), errors.Is(err, eio.ErrSessionClosed):
+		return ErrDisconnected
+	}
+	return err
+}
+
+// writePacket encodes p and writes it.
+func (c *conn) writePacket(p *wire.Packet) error {
+	text, err := wire.Append(make([]byte, 0, wire.Len(p)), p)
+	if err != nil {
+		return err
+	}
+	return c.write(text, p.Attachments, false)
+}
