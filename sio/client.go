@@ -48,6 +48,7 @@ type Client struct {
 	live      int          // entries of outbox not done
 	unsent    int          // entries of outbox waiting to be written
 	queue     []ClientEvent
+	early     []ClientEvent // events that came before the namespace's CONNECT
 
 	queuedHook func() // tests: called when an event waits behind a full Events
 }
@@ -527,6 +528,24 @@ func (c *Client) onConnectionLostLocked(r ClientReason, err error) {
 	if wasConnected {
 		c.push(ClientEvent{Type: ClientDisconnect, Reason: r, Err: err})
 	}
+}
+
+// maxEarlyEvents bounds the events held before a namespace's CONNECT.
+const maxEarlyEvents = 1024
+
+// onEventLocked delivers an event of the server, and notes its offset for
+// connection state recovery: the last argument, when the server offers
+// recovery and it is a string, as the reference client does.
+func (c *Client) onEventLocked(ev ClientEvent) {
+	if c.pid != "" {
+		if n := ev.Args.Len(); n > 0 {
+			var off string
+			if raw := ev.Args.Raw(n - 1); len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &off) == nil {
+				c.offset = off
+			}
+		}
+	}
+	c.push(ev)
 }
 
 // answer sends the client's answer to the server's ack a.

@@ -112,6 +112,34 @@ func TestClientEventsBothWays(t *testing.T) {
 	}
 }
 
+// TestClientEventBeforeConnect: an event that comes before the
+// namespace's CONNECT (python-socketio emits from its connect handler
+// first) is delivered right after the ClientConnect.
+func TestClientEventBeforeConnect(t *testing.T) {
+	t.Parallel()
+	p := newPeer(t)
+	res := make(chan *Client, 1)
+	go func() {
+		c, err := Connect(context.Background(), p.url(), &ClientOptions{EngineIO: wsOnly()})
+		if err != nil {
+			t.Error(err)
+		}
+		res <- c
+	}()
+	pp := p.expect(t, wire.Connect, "/")
+	p.emit(t, pp.sid, "/", nil, "welcome", "early")
+	p.send(t, pp.sid, wire.Packet{Type: wire.Connect, Namespace: "/", Data: []byte(`{"sid":"s1"}`)})
+	c := <-res
+	if c == nil {
+		t.FailNow()
+	}
+	defer c.Close(context.Background())
+	expectEvent(t, c, ClientConnect)
+	if ev := expectEvent(t, c, ClientMessage); ev.Name != "welcome" {
+		t.Errorf("event %q, want welcome", ev.Name)
+	}
+}
+
 // TestClientEmitErrors: what cannot be emitted is refused before anything
 // is sent.
 func TestClientEmitErrors(t *testing.T) {

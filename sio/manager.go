@@ -667,15 +667,18 @@ func (m *Manager) onPacketLocked(p *wire.Packet) {
 		if p.HasID {
 			ev.ack = &serverAck{c: c, id: p.ID, gen: m.gen}
 		}
-		if c.pid != "" {
-			if n := args.Len(); n > 0 {
-				var off string
-				if raw := args.Raw(n - 1); len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &off) == nil {
-					c.offset = off
-				}
+		if c.state != clientConnected {
+			// python-socketio emits from its connect handler before it
+			// sends CONNECT: hold the events for after the ClientConnect,
+			// as the reference's receiveBuffer does.
+			if len(c.early) < maxEarlyEvents {
+				c.early = append(c.early, ev)
+			} else {
+				m.log.Warn("sio: event before the namespace's CONNECT dropped: too many", "nsp", c.nsp)
 			}
+			return
 		}
-		c.push(ev)
+		c.onEventLocked(ev)
 	case wire.Ack:
 		if p.HasID {
 			c.onAckLocked(p.ID, wire.AckArgs(p))
@@ -698,6 +701,11 @@ func (m *Manager) onConnectLocked(c *Client, sid, pid string) {
 		c.accepted <- nil
 	}
 	c.push(ClientEvent{Type: ClientConnect, SID: sid, Recovered: recovered})
+	for i, ev := range c.early {
+		c.onEventLocked(ev)
+		c.early[i] = ClientEvent{}
+	}
+	c.early = nil
 	// After the event: if the flush breaks the connection, the
 	// disconnect follows the connect.
 	m.flushLocked(c)
@@ -735,6 +743,7 @@ func (m *Manager) endClientLocked(c *Client, err error, reason ClientReason, cau
 	}
 	c.failAcksLocked(err, true)
 	c.dropOutboxLocked()
+	c.early = nil
 	if reason != 0 && wasConnected {
 		c.push(ClientEvent{Type: ClientDisconnect, Reason: reason, Err: cause})
 	}
