@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -709,6 +711,67 @@ func TestSioClientRecovery(t *testing.T) {
 			if replayed := len(ticks(evs[at:])); replayed == 0 {
 				t.Error("no tick after the recovered connect")
 			}
+		})
+	}
+}
+
+// TestExampleSioClient runs examples/sio-client against the Node and
+// Python servers: lines of input become events (a JSON array per line
+// with -json), the server's events print as their name and arguments,
+// acks print as "ack"; the end of input leaves and exits 0; a refused
+// namespace exits 1.
+func TestExampleSioClient(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sio-client")
+	build := exec.Command("go", "build", "-o", bin, "github.com/chanio/chanio/examples/sio-client")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building examples/sio-client: %v\n%s", err, out)
+	}
+	for _, srv := range sioServers {
+		t.Run(srv.name, func(t *testing.T) {
+			_, base := srv.start(t)
+			// run feeds input to the command, waits for the lines want on its
+			// output, then ends its input; it returns the output and how it
+			// exited.
+			run := func(t *testing.T, input, want []string, args ...string) ([]string, error) {
+				t.Helper()
+				out, err := runCommand(t, bin, args, input, func(got []string) bool {
+					for _, w := range want {
+						if !slices.Contains(got, w) {
+							return false
+						}
+					}
+					return true
+				}, true)
+				for _, w := range want {
+					if !slices.Contains(out, w) {
+						t.Errorf("output %q, want a line %q", out, w)
+					}
+				}
+				return out, err
+			}
+			for _, mode := range []string{"polling", "websocket", "upgrade"} {
+				t.Run(mode, func(t *testing.T) {
+					want := []string{`echo ["hi",1,{"a":[true]}]`, `ack ["x",2]`}
+					out, err := run(t, []string{`["echo","hi",1,{"a":[true]}]`, `["ack","x",2]`}, want,
+						"-url", base+"/chat", "-transport", mode, "-json", "-ack")
+					if err != nil {
+						t.Fatalf("exit: %v", err)
+					}
+					if !strings.HasPrefix(out[0], `welcome [{"auth":`) {
+						t.Errorf("first line %q, want the welcome", out[0])
+					}
+				})
+			}
+			t.Run("plain lines", func(t *testing.T) {
+				if _, err := run(t, []string{"one line"}, []string{`echo ["one line"]`}, "-url", base, "-event", "echo"); err != nil {
+					t.Errorf("exit: %v", err)
+				}
+			})
+			t.Run("refused", func(t *testing.T) {
+				if _, err := run(t, nil, nil, "-url", base+"/admin", "-auth", `{"token":"bad"}`); err == nil {
+					t.Error("a refused namespace exited 0")
+				}
+			})
 		})
 	}
 }
