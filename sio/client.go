@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/sio/wire"
 )
@@ -374,27 +374,22 @@ func (c *Client) releaseLocked(op *outPacket) {
 // errNoConnection: there is no connection to write on.
 var errNoConnection = errors.New("sio: not connected")
 
-// writeLocked writes op on the connection: its text, then each attachment.
-// Nothing is written when it fails on the text. If an attachment cannot
-// be queued after the text was, the connection is cut (half a packet is
-// on it, and the server drops it with the connection) and counts as a
-// transport error: op has not been sent.
+// writeLocked queues op on the connection: its text and its attachments,
+// as one unit (eio's SendPackets), so that nothing comes between them and
+// a full queue leaves none of them half-written.
 func (m *Manager) writeLocked(op *outPacket) error {
 	if m.conn == nil {
 		return errNoConnection
 	}
-	if err := m.conn.Send(op.text); err != nil {
-		return err
+	if len(op.atts) == 0 {
+		return m.conn.Send(op.text)
 	}
+	ps := make([]codec.Packet, 0, 1+len(op.atts))
+	ps = append(ps, codec.Packet{Type: codec.Message, Data: op.text})
 	for _, a := range op.atts {
-		if err := m.conn.SendBinary(a); err != nil {
-			m.log.Info("sio: attachment could not be queued after its packet; cutting the connection", "err", err)
-			m.retireLocked(false)
-			m.onCloseLocked(ClientReasonTransportError, fmt.Errorf("sio: half a packet written: %w", err))
-			return errNoConnection
-		}
+		ps = append(ps, codec.Packet{Type: codec.Message, Data: a, Binary: true})
 	}
-	return nil
+	return m.conn.SendPackets(ps...)
 }
 
 // flushLocked writes what c buffered, in order, while it can.
@@ -408,9 +403,6 @@ func (m *Manager) flushLocked(c *Client) {
 			continue
 		}
 		err := m.writeLocked(op)
-		if m.gen != gen || c.state != clientConnected {
-			return // the connection went down under the write
-		}
 		if errors.Is(err, eio.ErrPayloadTooLarge) {
 			// It can never be sent to this server.
 			c.failAckOfLocked(op, err)

@@ -25,6 +25,11 @@ type peer struct {
 	srv  *eio.Server
 	hs   *httptest.Server
 	down atomic.Bool // answer every request 503, as a server that is gone
+	// holdPost holds the next POST until release is closed (or the
+	// request ends), and says so on held: a transport that stalls.
+	holdPost atomic.Bool
+	held     chan struct{}
+	release  chan struct{}
 
 	in       chan peerPacket // packets from the clients, in order
 	sessions chan string     // Engine.IO sessions opened
@@ -45,11 +50,21 @@ func newPeer(t testing.TB) *peer {
 		sessions: make(chan string, 64),
 		ends:     make(chan eio.Event, 64),
 		stopped:  make(chan struct{}),
+		held:     make(chan struct{}, 1),
+		release:  make(chan struct{}),
 	}
 	p.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
+		}
+		if r.Method == http.MethodPost && p.holdPost.CompareAndSwap(true, false) {
+			p.held <- struct{}{}
+			select {
+			case <-p.release:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		p.srv.ServeHTTP(w, r)
 	}))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/sio/wire"
 )
 
@@ -476,5 +477,57 @@ func TestClientCloseAbandons(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].Type != ClientDisconnect || evs[0].Reason != ClientReasonIOClientDisconnect {
 		t.Fatalf("events left %+v, want only the disconnect", evs)
+	}
+}
+
+// TestClientSlowConnection: when the connection's queue is full (its
+// transport stalls), packets with attachments are held whole, never half
+// written, and go out in order once it drains. (With a queue of 1100
+// bytes, two packets of 470 leave room for a third's text, 106, and not
+// for its attachment, 364.)
+func TestClientSlowConnection(t *testing.T) {
+	t.Parallel()
+	p := newPeer(t)
+	clk := newFakeClock()
+	m, _ := NewManager(p.url(), &ClientOptions{
+		EngineIO: &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxQueueBytes: 1100},
+		clock:    clk,
+	})
+	closeAtCleanup(t, m)
+	c, _ := connectTo(t, p, m, "/", nil, "s1")
+	p.holdPost.Store(true)
+	if err := c.Emit("first"); err != nil {
+		t.Fatal(err)
+	}
+	<-p.held // the POST with "first" stalls; the queue fills behind it
+	const n = 10
+	for i := range n {
+		if err := c.Emit("bin", i, make([]byte, 300)); err != nil {
+			t.Fatalf("Emit %d: %v", i, err)
+		}
+	}
+	m.mu.Lock()
+	held := c.unsent
+	m.mu.Unlock()
+	if held == 0 {
+		t.Fatal("nothing held back: the queue of 1100 bytes took 10 packets of 300")
+	}
+	close(p.release)
+	if name, _ := eventOf(t, p.expect(t, wire.Event, "/")); name != "first" {
+		t.Fatalf("first packet %s", name)
+	}
+	for i := 0; i < n; {
+		select {
+		case <-clk.armed: // the retry of the held packets
+			clk.fire()
+		case pp := <-p.in:
+			name, args := eventOf(t, pp)
+			if name != "bin" || args[0] != float64(i) || len(args[1].([]byte)) != 300 {
+				t.Fatalf("packet %d: %s %v", i, name, args[0])
+			}
+			i++
+		case <-time.After(waitLong):
+			t.Fatalf("packet %d never came", i)
+		}
 	}
 }
