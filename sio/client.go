@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/chanio/chanio/codec"
@@ -68,8 +69,9 @@ type outPacket struct {
 	text []byte
 	atts [][]byte
 	size int
-	sent bool // written on the current connection
-	done bool // acknowledged or dropped: no longer held
+	sent bool     // written on the current connection
+	done bool     // acknowledged or dropped: no longer held
+	ack  *ackWait // its ack, when it asked for one
 }
 
 // ackWait is an ack the client asked the server for.
@@ -307,7 +309,7 @@ func (m *Manager) sendLocked(c *Client, op *outPacket, w *ackWait) error {
 			if hold {
 				m.holdLocked(c, op)
 				if w != nil {
-					w.pkt = op
+					w.pkt, op.ack = op, w
 				}
 			}
 			return nil
@@ -323,7 +325,7 @@ func (m *Manager) sendLocked(c *Client, op *outPacket, w *ackWait) error {
 	m.holdLocked(c, op)
 	c.unsent++
 	if w != nil {
-		w.pkt = op
+		w.pkt, op.ack = op, w
 	}
 	if c.state == clientConnected {
 		m.retryFlushLocked()
@@ -398,7 +400,8 @@ func (m *Manager) flushLocked(c *Client) {
 		return
 	}
 	gen := m.gen
-	for _, op := range c.outbox {
+	// A copy: releasing an entry compacts the outbox.
+	for _, op := range slices.Clone(c.outbox) {
 		if op.done || op.sent {
 			continue
 		}
@@ -415,16 +418,12 @@ func (m *Manager) flushLocked(c *Client) {
 		}
 		op.sent = true
 		c.unsent--
-		for _, w := range c.acks {
-			if w.pkt == op {
-				w.gen = gen
-			}
+		if op.ack != nil {
+			op.ack.gen = gen
 		}
 		if !m.opts.Reliable {
-			for _, w := range c.acks {
-				if w.pkt == op {
-					w.pkt = nil
-				}
+			if op.ack != nil {
+				op.ack.pkt, op.ack = nil, nil
 			}
 			c.releaseLocked(op)
 		}
@@ -445,13 +444,13 @@ const flushRetryDelay = 10 * time.Millisecond
 
 // failAckOfLocked fails the ack waiting on op, if any.
 func (c *Client) failAckOfLocked(op *outPacket, err error) {
-	for id, w := range c.acks {
-		if w.pkt == op {
-			delete(c.acks, id)
-			if w.ch != nil {
-				w.ch <- ackResult{err: err}
-			}
-		}
+	w := op.ack
+	if w == nil || c.acks[w.id] != w {
+		return
+	}
+	delete(c.acks, w.id)
+	if w.ch != nil {
+		w.ch <- ackResult{err: err}
 	}
 }
 
@@ -576,10 +575,11 @@ func (c *Client) answer(a *serverAck, args []any) error {
 // it. Close returns once the Events channel is closed (and, for a manager
 // made by Connect, once its goroutines have exited).
 //
-// If ctx ends first, events that do not fit in the Events buffer are
-// dropped (the last is always delivered), and Close returns ctx.Err().
-// Close is idempotent, and may be called from the goroutine that reads
-// Events.
+// Close waits for room in Events for the last event: if ctx ends first,
+// the events that do not fit in its buffer are dropped (the last is always
+// delivered, older ones making room for it), and Close returns ctx.Err().
+// So a goroutine that reads Events may call Close itself, with a ctx that
+// ends. Close is idempotent.
 func (c *Client) Close(ctx context.Context) error {
 	m := c.m
 	m.mu.Lock()
