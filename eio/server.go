@@ -138,6 +138,20 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 	}
 }
 
+// Queued returns how many messages accepted by Send (and the other Send
+// methods) for the session sid are still waiting for its transport: zero
+// when a message sent now goes out at once, rather than behind others.
+// On long-polling, messages wait from one GET to the next. A sender of
+// messages that are worth sending only now (Socket.IO's volatile emits)
+// drops a message instead of queuing it when Queued is not zero.
+func (s *Server) Queued(sid string) (int, error) {
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return 0, ErrUnknownSession
+	}
+	return sess.out.Len(), nil
+}
+
 // Disconnect ends the session sid from the server side: queued messages are
 // sent, then a close packet, and the application gets its disconnect event
 // with [ReasonServerDisconnect]. It does not wait for any of that.

@@ -429,3 +429,31 @@ func TestServerEIO3(t *testing.T) {
 		t.Fatalf("pong payload %q", body)
 	}
 }
+
+// TestServerQueued checks that Queued counts what waits for a polling
+// session's next GET, and nothing once the GET has taken it.
+func TestServerQueued(t *testing.T) {
+	srv, base := testServer(t, nil)
+	sid := pollOpen(t, base)
+	expectEvent(t, srv, EventConnect, sid)
+	if n, err := srv.Queued(sid); n != 0 || err != nil {
+		t.Fatalf("Queued of a fresh session = %d, %v", n, err)
+	}
+	for i, m := range []string{"a", "b"} {
+		if err := srv.Send(sid, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := srv.Queued(sid); n != i+1 || err != nil {
+			t.Fatalf("Queued after %d sends = %d, %v", i+1, n, err)
+		}
+	}
+	if status, body := httpDo(t, http.MethodGet, pollURL(base, sid), ""); status != http.StatusOK || body != "4a\x1e4b" {
+		t.Fatalf("poll = %d %q", status, body)
+	}
+	if n, err := srv.Queued(sid); n != 0 || err != nil {
+		t.Fatalf("Queued after the poll took both = %d, %v", n, err)
+	}
+	if _, err := srv.Queued("no-such-sid"); !errors.Is(err, ErrUnknownSession) {
+		t.Fatalf("Queued of an unknown sid: %v", err)
+	}
+}

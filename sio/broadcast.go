@@ -1,0 +1,438 @@
+package sio
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/chanio/chanio/sio/wire"
+)
+
+// Broadcast is a set of sockets of one namespace to emit to: the
+// reference's BroadcastOperator. Get one from [Namespace.To], [Socket.To]
+// and their kin, narrow it with its methods (each returns a new Broadcast;
+// a Broadcast never changes), then emit. In a cluster it reaches the
+// sockets of every node, unless [Broadcast.Local].
+type Broadcast struct {
+	nsp *Namespace
+	b   bcast
+}
+
+// bcast is what a Broadcast selects, as it travels between nodes.
+type bcast struct {
+	rooms    []string // none: every socket
+	except   []string
+	volatile bool
+	local    bool
+}
+
+// To returns a Broadcast to the namespace's sockets in any of rooms (each
+// socket once, however many of the rooms it is in). A socket's id is the
+// name of its own room.
+func (n *Namespace) To(rooms ...string) Broadcast {
+	return Broadcast{nsp: n}.To(rooms...)
+}
+
+// In is To.
+func (n *Namespace) In(rooms ...string) Broadcast { return n.To(rooms...) }
+
+// Except returns a Broadcast to every socket of the namespace but those in
+// rooms.
+func (n *Namespace) Except(rooms ...string) Broadcast {
+	return Broadcast{nsp: n}.Except(rooms...)
+}
+
+// Volatile returns a Broadcast to every socket whose emits are dropped,
+// not queued, for sockets that cannot take them now (see
+// [Socket.EmitVolatile]).
+func (n *Namespace) Volatile() Broadcast { return Broadcast{nsp: n}.Volatile() }
+
+// Local returns a Broadcast to the sockets of this server only, in a
+// cluster.
+func (n *Namespace) Local() Broadcast { return Broadcast{nsp: n}.Local() }
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return Broadcast{nsp: n}.Emit(event, args...)
+}
+
+// EmitWithAck sends an event to every socket of the namespace and collects
+// their acknowledgements (see [Broadcast.EmitWithAck]).
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]Reply, error) {
+	return Broadcast{nsp: n}.EmitWithAck(ctx, event, args...)
+}
+
+// SocketsJoin puts every socket of the namespace in rooms.
+func (n *Namespace) SocketsJoin(rooms ...string) error {
+	return Broadcast{nsp: n}.SocketsJoin(rooms...)
+}
+
+// SocketsLeave takes every socket of the namespace out of rooms.
+func (n *Namespace) SocketsLeave(rooms ...string) error {
+	return Broadcast{nsp: n}.SocketsLeave(rooms...)
+}
+
+// DisconnectSockets disconnects every socket of the namespace, as
+// [Socket.Disconnect] does.
+func (n *Namespace) DisconnectSockets(close bool) error {
+	return Broadcast{nsp: n}.DisconnectSockets(close)
+}
+
+// FetchSockets returns every socket of the namespace (see
+// [Broadcast.FetchSockets]).
+func (n *Namespace) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return Broadcast{nsp: n}.FetchSockets(ctx)
+}
+
+// To adds rooms to those the Broadcast reaches.
+func (b Broadcast) To(rooms ...string) Broadcast {
+	b.b.rooms = append(slices.Clip(b.b.rooms), rooms...)
+	return b
+}
+
+// In is To.
+func (b Broadcast) In(rooms ...string) Broadcast { return b.To(rooms...) }
+
+// Except leaves the sockets in rooms out.
+func (b Broadcast) Except(rooms ...string) Broadcast {
+	b.b.except = append(slices.Clip(b.b.except), rooms...)
+	return b
+}
+
+// Volatile makes the emits volatile: dropped, not queued, for a socket
+// whose connection cannot take them now.
+func (b Broadcast) Volatile() Broadcast {
+	b.b.volatile = true
+	return b
+}
+
+// Local keeps the Broadcast to the sockets of this server, in a cluster.
+func (b Broadcast) Local() Broadcast {
+	b.b.local = true
+	return b
+}
+
+// Emit sends an event to the Broadcast's sockets, encoded once. It never
+// waits on a client; a socket whose connection's queue is full is closed
+// (as by [Socket.Emit]) without failing the others. It fails only when the
+// event cannot be encoded, or, in a cluster, when the other nodes cannot be
+// told.
+func (b Broadcast) Emit(event string, args ...any) error {
+	return b.nsp.broadcast(b.b, event, args)
+}
+
+// Reply is one socket's acknowledgement of a broadcast.
+type Reply struct {
+	SocketID string
+	Args     Args
+}
+
+// EmitWithAck sends an event to the Broadcast's sockets, asking each for an
+// acknowledgement, and waits for them: it returns every reply once each
+// socket has answered or left, or, when ctx ends first, the replies so
+// far and ctx's error, as the reference's timeout(...).emitWithAck. In a
+// cluster, the other nodes' sockets answer too. Do not call it from the
+// goroutine that reads the namespace's events (see [Namespace.Events]).
+func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]Reply, error) {
+	return b.nsp.broadcastWithAck(ctx, b.b, event, args)
+}
+
+// SocketsJoin puts the Broadcast's sockets in rooms.
+func (b Broadcast) SocketsJoin(rooms ...string) error {
+	return b.nsp.apply(b.b, opJoin, rooms, false)
+}
+
+// SocketsLeave takes the Broadcast's sockets out of rooms.
+func (b Broadcast) SocketsLeave(rooms ...string) error {
+	return b.nsp.apply(b.b, opLeave, rooms, false)
+}
+
+// DisconnectSockets disconnects the Broadcast's sockets, as
+// [Socket.Disconnect] does.
+func (b Broadcast) DisconnectSockets(close bool) error {
+	return b.nsp.apply(b.b, opDisconnect, nil, close)
+}
+
+// RemoteSocket describes a socket that may live on another node of a
+// cluster, as FetchSockets returns it: the reference's RemoteSocket.
+type RemoteSocket struct {
+	ID        string
+	Namespace string
+	Rooms     []string
+	// Data is the socket's data: what SetData kept, for a socket of this
+	// server; its JSON encoding (a json.RawMessage), for another node's.
+	Data      any
+	Handshake Handshake
+	// Socket is the socket itself when it lives on this server, nil
+	// otherwise.
+	Socket *Socket
+}
+
+// Emit sends an event to the socket, wherever it lives.
+func (r RemoteSocket) Emit(nsp *Namespace, event string, args ...any) error {
+	if r.Socket != nil {
+		return r.Socket.Emit(event, args...)
+	}
+	return nsp.To(r.ID).Emit(event, args...)
+}
+
+// FetchSockets returns the Broadcast's sockets, in a cluster those of every
+// node (each within ctx).
+func (b Broadcast) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	if b.nsp.children != nil {
+		return nil, ErrParentNamespace
+	}
+	out := b.nsp.fetchLocal(b.b)
+	if b.b.local || b.nsp.srv.remote == nil {
+		return out, nil
+	}
+	more, err := b.nsp.srv.remote.fetch(ctx, b.nsp, b.b)
+	return append(out, more...), err
+}
+
+func (n *Namespace) fetchLocal(b bcast) []RemoteSocket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []RemoteSocket
+	n.eachLocked(b.rooms, b.except, func(s *Socket) {
+		out = append(out, RemoteSocket{
+			ID:        s.id,
+			Namespace: n.name,
+			Rooms:     append([]string{s.id}, s.rooms...),
+			Data:      s.Data(),
+			Handshake: s.Handshake(),
+			Socket:    s,
+		})
+	})
+	return out
+}
+
+// packet is an encoded event: its text message and attachments.
+type packet struct {
+	text []byte
+	atts [][]byte
+}
+
+// encodeEvent encodes an EVENT; offset, when not "", is added as the last
+// argument (connection state recovery's packet offset).
+func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, offset string) (packet, error) {
+	if wire.IsReserved(event) {
+		return packet{}, ErrReservedEvent
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	data, atts, err := wire.AppendEvent((*buf)[:0], nil, event, args...)
+	*buf = data
+	if err != nil {
+		return packet{}, err
+	}
+	if offset != "" {
+		data = append(data[:len(data)-1], ',')
+		data = appendJSONString(data, offset)
+		data = append(data, ']')
+		*buf = data
+	}
+	p := wire.Packet{Type: wire.Event, Namespace: nsp, ID: id, HasID: hasID, Data: data, Attachments: atts}
+	text, err := wire.Append(make([]byte, 0, wire.Len(&p)), &p)
+	return packet{text: text, atts: atts}, err
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
+
+// broadcast emits to the sockets b selects: here, and on the other nodes.
+func (n *Namespace) broadcast(b bcast, event string, args []any) error {
+	if n.children != nil {
+		for _, c := range n.kids() {
+			if err := c.broadcast(b, event, args); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	offset := ""
+	var seq uint64
+	if n.rec != nil && !b.volatile {
+		seq, offset = n.rec.next()
+	}
+	pk, err := encodeEvent(n.name, 0, false, event, args, offset)
+	if err != nil {
+		return err
+	}
+	n.mu.RLock()
+	if offset != "" {
+		n.rec.store(seq, b, pk)
+	}
+	n.sendLocked(b, pk)
+	n.mu.RUnlock()
+	if b.local || n.srv.remote == nil {
+		return nil
+	}
+	return n.srv.remote.broadcast(n, b, pk)
+}
+
+// sendLocked writes an encoded packet to the sockets of this server that b
+// selects. n.mu is held (read).
+func (n *Namespace) sendLocked(b bcast, pk packet) {
+	n.eachLocked(b.rooms, b.except, func(s *Socket) {
+		_ = s.conn.write(pk.text, pk.atts, b.volatile)
+	})
+}
+
+// collector gathers the acknowledgements of a broadcast.
+type collector struct {
+	mu      sync.Mutex
+	replies []Reply
+	pending int // sockets that may still answer
+	nodes   int // nodes that have not yet said how many sockets they reached
+	done    chan struct{}
+	closed  bool
+}
+
+func newCollector() *collector { return &collector{done: make(chan struct{})} }
+
+func (c *collector) reply(id string, args Args) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replies = append(c.replies, Reply{SocketID: id, Args: args})
+	c.pending--
+	c.check()
+}
+
+// gone counts out a socket that left before it answered.
+func (c *collector) gone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending--
+	c.check()
+}
+
+// expect adds the sockets a node reached, and counts the node as heard.
+func (c *collector) expect(sockets int, node bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending += sockets
+	if node {
+		c.nodes--
+	}
+	c.check()
+}
+
+func (c *collector) check() {
+	if !c.closed && c.pending <= 0 && c.nodes <= 0 {
+		c.closed = true
+		close(c.done)
+	}
+}
+
+func (c *collector) wait(ctx context.Context) ([]Reply, error) {
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Clone(c.replies)
+	if !c.closed {
+		return out, ctx.Err()
+	}
+	return out, nil
+}
+
+func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string, args []any) ([]Reply, error) {
+	if n.children != nil {
+		return nil, ErrParentNamespace
+	}
+	coll := newCollector()
+	id := n.ackIDs.Add(1) - 1
+	pk, err := encodeEvent(n.name, id, true, event, args, "")
+	if err != nil {
+		return nil, err
+	}
+	remote := !b.local && n.srv.remote != nil
+	var nodes []string
+	if remote {
+		nodes = n.srv.remote.peers()
+		coll.nodes = len(nodes)
+	}
+	var targets []*Socket
+	n.mu.RLock()
+	n.eachLocked(b.rooms, b.except, func(s *Socket) {
+		if s.addAck(id, ackWaiter{coll: coll}) {
+			targets = append(targets, s)
+		}
+	})
+	n.mu.RUnlock()
+	coll.expect(len(targets), false)
+	for _, s := range targets {
+		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil {
+			s.dropAck(id)
+			coll.gone()
+		}
+	}
+	var cancelRemote func()
+	if remote {
+		cancelRemote, err = n.srv.remote.broadcastWithAck(n, b, event, args, coll, nodes)
+		if err != nil {
+			coll.expect(0, true) // never mind the nodes
+		}
+	}
+	replies, err := coll.wait(ctx)
+	for _, s := range targets {
+		s.dropAck(id)
+	}
+	if cancelRemote != nil {
+		cancelRemote()
+	}
+	return replies, err
+}
+
+// apply operations.
+const (
+	opJoin = iota + 1
+	opLeave
+	opDisconnect
+)
+
+// apply runs a room or disconnect operation on the sockets b selects, here
+// and on the other nodes.
+func (n *Namespace) apply(b bcast, op int, rooms []string, close bool) error {
+	if n.children != nil {
+		for _, c := range n.kids() {
+			if err := c.apply(b, op, rooms, close); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n.applyLocal(b, op, rooms, close)
+	if b.local || n.srv.remote == nil {
+		return nil
+	}
+	return n.srv.remote.apply(n, b, op, rooms, close)
+}
+
+func (n *Namespace) applyLocal(b bcast, op int, rooms []string, close bool) {
+	var targets []*Socket
+	n.mu.RLock()
+	n.eachLocked(b.rooms, b.except, func(s *Socket) { targets = append(targets, s) })
+	n.mu.RUnlock()
+	for _, s := range targets {
+		switch op {
+		case opJoin:
+			s.Join(rooms...)
+		case opLeave:
+			s.Leave(rooms...)
+		case opDisconnect:
+			_ = s.Disconnect(close)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package sio
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// recovery keeps, for one namespace, what connection state recovery needs:
+// the events broadcast lately (each with its offset, the last argument the
+// client sees) and the state of the sockets that left and may come back.
+//
+// Lock order: Namespace.mu, then recovery.mu.
+type recovery struct {
+	n    *Namespace
+	opts *Recovery
+
+	mu       sync.Mutex
+	first    uint64   // seq of log[0]
+	log      []*entry // by seq; nil while its packet is being encoded
+	times    []time.Time
+	sessions map[string]*session // by pid
+	order    []*session          // by time of leaving
+}
+
+type entry struct {
+	b  bcast
+	pk packet
+}
+
+// session is the state of a socket that left and may come back.
+type session struct {
+	sid, pid string
+	rooms    []string // its own room first
+	data     any
+	at       time.Time
+	// offset is the last packet the client had; missed are the packets
+	// after it for the socket, filled in when it comes back.
+	offset uint64
+	missed []packet
+	remote bool // restored from another node, with its missed packets
+}
+
+func newRecovery(n *Namespace, o *Recovery) *recovery {
+	return &recovery{n: n, opts: o, sessions: make(map[string]*session)}
+}
+
+// next reserves the offset of a packet about to be broadcast.
+func (r *recovery) next() (uint64, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trimLocked(time.Now())
+	seq := r.first + uint64(len(r.log))
+	r.log = append(r.log, nil)
+	r.times = append(r.times, time.Now())
+	return seq, r.n.srv.tag + "-" + strconv.FormatUint(seq, 36)
+}
+
+// store fills in the packet of a reserved offset. The caller holds
+// n.mu (read) and sends the packet under it, so that a socket coming back
+// either finds the packet in the log or is connected in time to get it.
+func (r *recovery) store(seq uint64, b bcast, pk packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq >= r.first && seq < r.first+uint64(len(r.log)) {
+		r.log[seq-r.first] = &entry{b: b, pk: pk}
+	}
+}
+
+// trimLocked forgets packets and sessions past the window.
+func (r *recovery) trimLocked(now time.Time) {
+	limit := now.Add(-r.opts.MaxDisconnectionDuration)
+	drop := 0
+	for drop < len(r.times) && (r.times[drop].Before(limit) || len(r.log)-drop > r.opts.MaxPackets) {
+		drop++
+	}
+	if drop > 0 {
+		clear(r.log[:drop])
+		r.log, r.times = r.log[drop:], r.times[drop:]
+		r.first += uint64(drop)
+		if len(r.log) == 0 {
+			r.log, r.times = nil, nil
+		}
+	}
+	gone := 0
+	for gone < len(r.order) && r.order[gone].at.Before(limit) {
+		if s := r.order[gone]; r.sessions[s.pid] == s {
+			delete(r.sessions, s.pid)
+		}
+		r.order[gone] = nil
+		gone++
+	}
+	r.order = r.order[gone:]
+}
+
+// persist keeps the state of a socket that left for a recoverable reason.
+func (r *recovery) persist(sock *Socket, rooms []string) {
+	if sock.pid == "" {
+		return
+	}
+	s := &session{sid: sock.id, pid: sock.pid, rooms: append([]string{sock.id}, rooms...), data: sock.Data(), at: time.Now()}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trimLocked(s.at)
+	r.sessions[s.pid] = s
+	r.order = append(r.order, s)
+}
+
+// recoveryAuth reads the pid and offset a client that wants its state back
+// puts in its CONNECT payload.
+func recoveryAuth(auth json.RawMessage) (pid, offset string) {
+	if len(auth) == 0 {
+		return "", ""
+	}
+	var a struct {
+		PID    any `json:"pid"`
+		Offset any `json:"offset"`
+	}
+	if json.Unmarshal(auth, &a) != nil {
+		return "", ""
+	}
+	pid, _ = a.PID.(string)
+	offset, _ = a.Offset.(string)
+	if pid == "" || offset == "" {
+		return "", ""
+	}
+	return pid, offset
+}
+
+// restore takes the session pid out of the store when it has not expired
+// and offset is a packet this server still has. Its missed packets are
+// filled in by fillMissed, once the socket is about to connect.
+func (r *recovery) restore(pid, offset string) *session {
+	seq, ok := r.parseOffset(offset)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trimLocked(time.Now())
+	s := r.sessions[pid]
+	if s == nil || seq < r.first || seq >= r.first+uint64(len(r.log)) {
+		return nil
+	}
+	delete(r.sessions, pid)
+	s.offset = seq
+	return s
+}
+
+func (r *recovery) parseOffset(offset string) (uint64, bool) {
+	tag, num, ok := strings.Cut(offset, "-")
+	if !ok || tag != r.n.srv.tag {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(num, 36, 64)
+	return seq, err == nil
+}
+
+// fillMissed collects the packets after the session's offset that were
+// meant for it. The caller holds n.mu.
+func (r *recovery) fillMissed(s *session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.offset+1 < r.first {
+		return // forgotten since: the client gets what is left
+	}
+	for i := s.offset + 1 - r.first; i < uint64(len(r.log)); i++ {
+		if e := r.log[i]; e != nil && e.b.includes(s.rooms) {
+			s.missed = append(s.missed, e.pk)
+		}
+	}
+}
+
+// includes reports whether a socket in rooms was meant to get the packet:
+// the reference's shouldIncludePacket.
+func (b *bcast) includes(rooms []string) bool {
+	in := len(b.rooms) == 0
+	for _, r := range rooms {
+		for _, want := range b.rooms {
+			if r == want {
+				in = true
+			}
+		}
+		for _, not := range b.except {
+			if r == not {
+				return false
+			}
+		}
+	}
+	return in
+}
