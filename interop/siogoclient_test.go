@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -213,13 +214,13 @@ func TestSioClientAgainstServers(t *testing.T) {
 					admin := sioConnect(t, m, "/admin", map[string]string{"token": "secret"})
 					_, err = m.Connect(ctx, "/nope", nil)
 					var ce *sio.ConnectError
-					if !errors.As(err, &ce) || ce.Namespace != "/nope" || ce.Message == "" {
+					if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/nope") || ce.Message == "" {
 						t.Errorf("unknown namespace: %v", err)
 					}
 					m2, _ := sio.NewManager(base, sioOptions(mode))
 					defer closeManager(t, m2)
 					_, err = m2.Connect(ctx, "/admin", map[string]string{"token": "wrong"})
-					if !errors.As(err, &ce) || ce.Message != "not authorized" || string(ce.Data) != `{"reason":"bad token"}` {
+					if !errors.As(err, &ce) || ce.Message != "not authorized" || fmt.Sprintf("%s", ce.Data) != `{"reason":"bad token"}` {
 						t.Errorf("refused auth: %v (%+v)", err, ce)
 					}
 					if err := admin.Emit("echo", "to admin"); err != nil {

@@ -78,12 +78,12 @@ type outPacket struct {
 type ackWait struct {
 	id  uint64
 	pkt *outPacket     // the packet, while it is held (nil after an unheld write)
-	ch  chan ackResult // the waiting EmitWithAck; nil if nobody waits
+	ch  chan clientAckResult // the waiting EmitWithAck; nil if nobody waits
 	gen uint64         // the connection the packet was written on; 0: not written
 }
 
-type ackResult struct {
-	args wire.Args
+type clientAckResult struct {
+	args Args
 	err  error
 }
 
@@ -209,10 +209,10 @@ func (c *Client) EmitVolatile(name string, args ...any) error {
 // reconnection), [ErrClientClosed] if the client ends meanwhile, and the
 // errors of Emit. A packet still buffered when ctx ends is not sent
 // (unless Reliable).
-func (c *Client) EmitWithAck(ctx context.Context, name string, args ...any) (wire.Args, error) {
+func (c *Client) EmitWithAck(ctx context.Context, name string, args ...any) (Args, error) {
 	w, err := c.emit(name, args, true)
 	if err != nil {
-		return wire.Args{}, err
+		return Args{}, err
 	}
 	select {
 	case r := <-w.ch:
@@ -237,7 +237,7 @@ func (c *Client) EmitWithAck(ctx context.Context, name string, args ...any) (wir
 		}
 	}
 	m.mu.Unlock()
-	return wire.Args{}, ctx.Err()
+	return Args{}, ctx.Err()
 }
 
 // emit encodes and sends (or buffers) an event; with ack it registers a
@@ -267,7 +267,7 @@ func (c *Client) emit(name string, args []any, ack bool) (*ackWait, error) {
 	if withID {
 		w = &ackWait{id: p.ID}
 		if ack {
-			w.ch = make(chan ackResult, 1)
+			w.ch = make(chan clientAckResult, 1)
 		}
 	}
 	if err := m.sendLocked(c, op, w); err != nil {
@@ -450,12 +450,12 @@ func (c *Client) failAckOfLocked(op *outPacket, err error) {
 	}
 	delete(c.acks, w.id)
 	if w.ch != nil {
-		w.ch <- ackResult{err: err}
+		w.ch <- clientAckResult{err: err}
 	}
 }
 
 // onAckLocked delivers the server's answer to ack id.
-func (c *Client) onAckLocked(id uint64, args wire.Args) {
+func (c *Client) onAckLocked(id uint64, args Args) {
 	w := c.acks[id]
 	if w == nil {
 		c.m.log.Debug("sio: ack for an unknown id", "nsp", c.nsp, "id", id)
@@ -466,7 +466,7 @@ func (c *Client) onAckLocked(id uint64, args wire.Args) {
 		c.releaseLocked(w.pkt)
 	}
 	if w.ch != nil {
-		w.ch <- ackResult{args: args}
+		w.ch <- clientAckResult{args: args}
 	}
 }
 
@@ -479,7 +479,7 @@ func (c *Client) failAcksLocked(err error, all bool) {
 		}
 		delete(c.acks, id)
 		if w.ch != nil {
-			w.ch <- ackResult{err: err}
+			w.ch <- clientAckResult{err: err}
 		}
 	}
 }
@@ -673,20 +673,15 @@ func (c *Client) connectPayload() json.RawMessage {
 		return c.auth
 	}
 	b := []byte(`{"pid":`)
-	b, _ = appendJSONString(b, c.pid)
+	b = appendJSONString(b, c.pid)
 	if c.offset != "" {
 		b = append(b, `,"offset":`...)
-		b, _ = appendJSONString(b, c.offset)
+		b = appendJSONString(b, c.offset)
 	}
 	if len(c.auth) > 2 { // not "{}"
 		return append(append(b, ','), c.auth[1:]...)
 	}
 	return append(b, '}')
-}
-
-func appendJSONString(dst []byte, s string) ([]byte, error) {
-	q, err := json.Marshal(s)
-	return append(dst, q...), err
 }
 
 // disconnectPacket is the DISCONNECT packet of namespace nsp.

@@ -3,12 +3,12 @@ package sio
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/chanio/chanio/eio"
-	"github.com/chanio/chanio/sio/wire"
 )
 
 // ClientEventType says what a [ClientEvent] reports.
@@ -30,8 +30,9 @@ const (
 	// ClientDisconnect: the client left the namespace or lost it. Reason
 	// says why; Err, when not nil, is the error behind it.
 	ClientDisconnect
-	// ClientConnectError: the server refused the namespace (Err is a
-	// [*ConnectError]). The client has ended: it is the last event.
+	// ClientConnectError: the server refused the namespace (Err wraps a
+	// [*ConnectError], whose Data is the refusal's data as a
+	// json.RawMessage). The client has ended: it is the last event.
 	ClientConnectError
 	// ClientReconnectAttempt: the manager is trying to connect again, for
 	// the Attempt-th time in a row, after waiting Delay.
@@ -85,7 +86,7 @@ type ClientEvent struct {
 	// server appends the event's offset, a string, as the last argument,
 	// as the reference client also sees it.
 	Name string
-	Args wire.Args
+	Args Args
 
 	// Reason says why a ClientDisconnect happened; Err is the error behind
 	// a disconnect, a connect error or a failed attempt.
@@ -106,7 +107,7 @@ func (e ClientEvent) WantsAck() bool { return e.ack != nil }
 
 // Ack answers the server's ack for this ClientMessage with args, written as
 // [Client.Emit] writes arguments. It never waits on the network. It
-// returns [ErrNoAck] when the server asked for none, [ErrAckAnswered] on a
+// returns [ErrNoAck] when the server asked for none, [ErrAcked] on a
 // second answer, and [ErrDisconnected] when the connection the event came
 // on has dropped since (the server has forgotten the ack).
 func (e ClientEvent) Ack(args ...any) error {
@@ -114,7 +115,7 @@ func (e ClientEvent) Ack(args ...any) error {
 		return ErrNoAck
 	}
 	if !e.ack.answered.CompareAndSwap(false, true) {
-		return ErrAckAnswered
+		return ErrAcked
 	}
 	return e.ack.c.answer(e.ack, args)
 }
@@ -200,44 +201,27 @@ var (
 	// server has not acknowledged enough) and the packet would pass
 	// ClientOptions.MaxBufferBytes. It was not queued.
 	ErrBufferFull = errors.New("sio: send buffer full (ClientOptions.MaxBufferBytes)")
-	// ErrDisconnected: the connection dropped before the server answered
-	// the ack, as the reference's "socket has been disconnected"; or an
-	// answer to the server's ack came after the connection it was asked
-	// on dropped.
-	ErrDisconnected = errors.New("sio: disconnected before the ack")
 	// ErrReconnectFailed: the manager spent ClientOptions.ReconnectionAttempts.
 	ErrReconnectFailed = errors.New("sio: reconnection attempts spent")
 	// ErrNamespaceInUse: the manager already has a client in this
 	// namespace.
 	ErrNamespaceInUse = errors.New("sio: the manager already has a client in this namespace")
-	// ErrNoAck: the server asked for no ack of this event.
-	ErrNoAck = errors.New("sio: the server asked for no ack")
-	// ErrAckAnswered: the ack has been answered already.
-	ErrAckAnswered = errors.New("sio: ack already answered")
 	// ErrBadAuth: the auth payload is not a JSON object.
 	ErrBadAuth = errors.New("sio: auth payload must encode as a JSON object or null")
 )
 
-// ConnectError is the server's refusal of a namespace (a CONNECT_ERROR
-// packet): the message and data its middleware gave, or the reference's
-// "Invalid namespace".
-type ConnectError struct {
-	Namespace string
-	Message   string
-	// Data is the refusal's data as JSON, nil when there is none.
-	Data json.RawMessage
-}
-
-// Error says which namespace refused and why.
-func (e *ConnectError) Error() string {
-	return "sio: namespace " + e.Namespace + " refused: " + e.Message
+// refusal is how a client reports a namespace's refusal: a
+// [*ConnectError] whose Data is the refusal's data as a json.RawMessage
+// (nil when there is none), wrapped with the namespace.
+func refusal(nsp string, e *ConnectError) error {
+	return fmt.Errorf("sio: namespace %s refused the client: %w", nsp, e)
 }
 
 // parseConnectError reads a CONNECT_ERROR payload: {"message", "data"} as
 // the Node server sends, or a bare string as python-socketio does for an
 // unknown namespace.
-func parseConnectError(nsp string, data json.RawMessage) *ConnectError {
-	e := &ConnectError{Namespace: nsp}
+func parseConnectError(data json.RawMessage) *ConnectError {
+	e := &ConnectError{}
 	var obj struct {
 		Message string          `json:"message"`
 		Data    json.RawMessage `json:"data"`
@@ -246,7 +230,10 @@ func parseConnectError(nsp string, data json.RawMessage) *ConnectError {
 	case len(data) > 0 && data[0] == '"':
 		_ = json.Unmarshal(data, &e.Message)
 	case json.Unmarshal(data, &obj) == nil:
-		e.Message, e.Data = obj.Message, obj.Data
+		e.Message = obj.Message
+		if len(obj.Data) > 0 {
+			e.Data = obj.Data
+		}
 	}
 	if e.Message == "" {
 		e.Message = "refused"

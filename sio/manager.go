@@ -140,7 +140,9 @@ func newManager(base string, opts *ClientOptions, owned bool) *Manager {
 // While the server cannot be reached Connect keeps trying, with the
 // backoff of the reconnection, until ctx ends or the attempts are spent;
 // with NoReconnection it fails at the first error. A refusal of the
-// namespace is a [*ConnectError]. The manager ends with the client: use
+// namespace is an error wrapping a [*ConnectError] (test with errors.As),
+// whose Data is the refusal's data as a json.RawMessage. The manager ends
+// with the client: use
 // [Client.Manager] to join other namespaces over the same connection.
 func Connect(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
 	u, err := url.Parse(rawURL)
@@ -646,14 +648,14 @@ func (m *Manager) onPacketLocked(p *wire.Packet) {
 			PID string `json:"pid"`
 		}
 		if len(p.Data) == 0 || json.Unmarshal(p.Data, &body) != nil || body.SID == "" {
-			err := &ConnectError{Namespace: c.nsp, Message: "no sid in the CONNECT answer: is the server Socket.IO 2? (this client speaks protocol 5, Socket.IO 3 and 4)"}
+			err := refusal(c.nsp, &ConnectError{Message: "no sid in the CONNECT answer: is the server Socket.IO 2? (this client speaks protocol 5, Socket.IO 3 and 4)"})
 			c.push(ClientEvent{Type: ClientConnectError, Err: err})
 			m.endClientLocked(c, err, 0, nil)
 			return
 		}
 		m.onConnectLocked(c, body.SID, body.PID)
 	case wire.ConnectError:
-		err := parseConnectError(c.nsp, p.Data)
+		err := refusal(c.nsp, parseConnectError(p.Data))
 		c.push(ClientEvent{Type: ClientConnectError, Err: err})
 		m.endClientLocked(c, err, 0, nil)
 	case wire.Disconnect:
