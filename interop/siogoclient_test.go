@@ -453,34 +453,7 @@ func TestSioClientServerKilled(t *testing.T) {
 					w := watchClient(t, c)
 
 					// The emitter: a numbered event every 10 ms.
-					stop := make(chan struct{})
-					emitted := make(chan int, 1) // how many, once stopped
-					go func() {
-						tick := time.NewTicker(10 * time.Millisecond)
-						defer tick.Stop()
-						n := 0
-						defer func() { emitted <- n }()
-						for {
-							select {
-							case <-stop:
-								return
-							case <-tick.C:
-								if err := c.Emit("count", n); err != nil {
-									t.Errorf("Emit %d: %v", n, err)
-									return
-								}
-								n++
-							}
-						}
-					}()
-					defer func() {
-						select {
-						case <-stop:
-						default:
-							close(stop)
-							<-emitted
-						}
-					}()
+					stop := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
 
 					first.WaitOutput(t, clienttest.Wait, func(lines []string) bool { return len(counted(lines)) >= 50 })
 					killed := time.Now() // the server dies after this
@@ -497,8 +470,7 @@ func TestSioClientServerKilled(t *testing.T) {
 					})
 					mark := len(counted(second.Output()))
 					second.WaitOutput(t, clienttest.Wait, func(lines []string) bool { return len(counted(lines)) >= mark+50 })
-					close(stop)
-					n := <-emitted
+					n := stop()
 					second.WaitOutput(t, clienttest.Wait, func(lines []string) bool {
 						ns := counted(lines)
 						return len(ns) > 0 && ns[len(ns)-1] == n-1

@@ -77,9 +77,9 @@ type outPacket struct {
 // ackWait is an ack the client asked the server for.
 type ackWait struct {
 	id  uint64
-	pkt *outPacket     // the packet, while it is held (nil after an unheld write)
+	pkt *outPacket           // the packet, while it is held (nil after an unheld write)
 	ch  chan clientAckResult // the waiting EmitWithAck; nil if nobody waits
-	gen uint64         // the connection the packet was written on; 0: not written
+	gen uint64               // the connection the packet was written on; 0: not written
 }
 
 type clientAckResult struct {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,4 +147,42 @@ func SendNumbered(t testing.TB, c *eio.Client, count int, concurrently bool) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Every calls f(0), f(1), ... every d, on a goroutine of its own, until
+// stop is called or f fails (which fails the test). stop waits for the
+// goroutine and returns how many calls succeeded; it may be called more
+// than once, and is called at the test's cleanup.
+func Every(t testing.TB, d time.Duration, f func(n int) error) (stop func() int) {
+	quit := make(chan struct{})
+	count := make(chan int, 1)
+	go func() {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		n := 0
+		defer func() { count <- n }()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if err := f(n); err != nil {
+					t.Errorf("call %d: %v", n, err)
+					return
+				}
+				n++
+			}
+		}
+	}()
+	var once sync.Once
+	var n int
+	stop = func() int {
+		once.Do(func() {
+			close(quit)
+			n = <-count
+		})
+		return n
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }
