@@ -461,11 +461,11 @@ func TestSioClientServerKilled(t *testing.T) {
 						t.Fatal(err)
 					}
 					<-first.Exited()
-					evs := w.wait(t, "two failed attempts", func(evs []timedEvent) bool {
+					w.wait(t, "two failed attempts", func(evs []timedEvent) bool {
 						return countOf(evs, sio.ClientReconnectError) >= 2
 					})
 					second, _ := srv.start(t, "port="+u.Port(), "pingInterval=1000", "pingTimeout=3000")
-					evs = w.wait(t, "the reconnection", func(evs []timedEvent) bool {
+					evs := w.wait(t, "the reconnection", func(evs []timedEvent) bool {
 						return countOf(evs, sio.ClientConnect) >= 1
 					})
 					mark := len(counted(second.Output()))

@@ -31,10 +31,9 @@ type peer struct {
 	held     chan struct{}
 	release  chan struct{}
 
-	in       chan peerPacket // packets from the clients, in order
-	sessions chan string     // Engine.IO sessions opened
-	ends     chan eio.Event  // Engine.IO sessions ended
-	stopped  chan struct{}
+	in      chan peerPacket // packets from the clients, in order
+	ends    chan eio.Event  // Engine.IO sessions ended
+	stopped chan struct{}
 }
 
 type peerPacket struct {
@@ -45,13 +44,12 @@ type peerPacket struct {
 func newPeer(t testing.TB) *peer {
 	t.Helper()
 	p := &peer{
-		srv:      eio.NewServer(&eio.Options{Path: "/socket.io/"}),
-		in:       make(chan peerPacket, 1<<14),
-		sessions: make(chan string, 64),
-		ends:     make(chan eio.Event, 64),
-		stopped:  make(chan struct{}),
-		held:     make(chan struct{}, 1),
-		release:  make(chan struct{}),
+		srv:     eio.NewServer(&eio.Options{Path: "/socket.io/"}),
+		in:      make(chan peerPacket, 1<<14),
+		ends:    make(chan eio.Event, 1024),
+		stopped: make(chan struct{}),
+		held:    make(chan struct{}, 1),
+		release: make(chan struct{}),
 	}
 	p.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
@@ -85,7 +83,6 @@ func (p *peer) read(t testing.TB) {
 		switch ev.Type {
 		case eio.EventConnect:
 			decoders[ev.SID] = &wire.Decoder{}
-			p.sessions <- ev.SID
 		case eio.EventMessage:
 			pkt, ok, err := decoders[ev.SID].Add(ev.Data, ev.Binary)
 			if err != nil {
@@ -125,18 +122,6 @@ func (p *peer) expect(t testing.TB, typ wire.Type, nsp string) peerPacket {
 		t.Fatalf("peer: got %v in %s (%s), want %v in %s", pp.Type, pp.Namespace, pp.Data, typ, nsp)
 	}
 	return pp
-}
-
-// session waits for the next Engine.IO session.
-func (p *peer) session(t testing.TB) string {
-	t.Helper()
-	select {
-	case sid := <-p.sessions:
-		return sid
-	case <-time.After(waitLong):
-		t.Fatal("peer: no session opened")
-	}
-	return ""
 }
 
 // ended waits for the end of an Engine.IO session.
