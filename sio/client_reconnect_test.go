@@ -531,3 +531,48 @@ func TestClientSlowConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestClientUnreadEventsBounded: while the application does not read its
+// events, the attempts of a manager that cannot reconnect do not pile up
+// without bound; what is queued is delivered once it reads, the attempts
+// go on.
+func TestClientUnreadEventsBounded(t *testing.T) {
+	t.Parallel()
+	p := newPeer(t)
+	clk := newFakeClock()
+	m, _ := NewManager(p.url(), &ClientOptions{EngineIO: wsOnly(), clock: clk, EventBuffer: 1})
+	closeAtCleanup(t, m)
+	c, conn := connectTo(t, p, m, "/", nil, "s1")
+	p.down.Store(true)
+	_ = p.srv.Disconnect(conn.sid)
+	const attempts = 3 * maxQueuedManagerEvents
+	for range attempts {
+		clk.nextArming(t) // armed after the previous attempt failed
+		clk.fire()
+	}
+	clk.nextArming(t)
+	m.mu.Lock()
+	queued := len(c.queue)
+	m.mu.Unlock()
+	if queued > maxQueuedManagerEvents+1 {
+		t.Fatalf("%d events queued for an application that does not read", queued)
+	}
+	if ev := expectEvent(t, c, ClientDisconnect); ev.Reason != ClientReasonTransportClose {
+		t.Errorf("first event %v", ev.Reason)
+	}
+	if ev := expectEvent(t, c, ClientReconnectAttempt); ev.Attempt != 1 {
+		t.Errorf("first attempt %d", ev.Attempt)
+	}
+	drained := make(chan struct{})
+	go func() {
+		for range c.Events() {
+		}
+		close(drained)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	<-drained
+}

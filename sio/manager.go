@@ -533,12 +533,23 @@ func (m *Manager) stopReconnectLocked() {
 	m.reconnecting = false
 }
 
-// emitAllLocked gives a manager event to every active client.
+// emitAllLocked gives a manager event (an attempt, its failure, a
+// reconnection) to every active client. A client whose application has
+// stopped reading gets at most maxQueuedManagerEvents of them queued: the
+// attempts go on while nobody reads, and would pile up.
 func (m *Manager) emitAllLocked(ev ClientEvent) {
 	for _, c := range m.activeLocked() {
+		if len(c.queue) >= maxQueuedManagerEvents {
+			m.log.Debug("sio: manager event dropped: the client's events are not read", "nsp", c.nsp, "event", ev.Type)
+			continue
+		}
 		c.push(ev)
 	}
 }
+
+// maxQueuedManagerEvents bounds the manager's events waiting for a client
+// whose Events channel is full.
+const maxQueuedManagerEvents = 64
 
 // onEngine handles an event of the connection conn.
 func (m *Manager) onEngine(conn *eio.Client, ev eio.Event, ok bool) {
