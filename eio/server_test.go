@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -455,5 +456,45 @@ func TestServerQueued(t *testing.T) {
 	}
 	if _, err := srv.Queued("no-such-sid"); !errors.Is(err, ErrUnknownSession) {
 		t.Fatalf("Queued of an unknown sid: %v", err)
+	}
+}
+
+// TestServerDisconnectDuringUpgrade ends a session after its WebSocket
+// probe has been answered, as engine.io-client and eio.Client do: they stop
+// polling and send the upgrade packet on the probe. The queued message and
+// the close packet must go out on the WebSocket, at once, rather than wait
+// PingTimeout for a GET that will not come.
+func TestServerDisconnectDuringUpgrade(t *testing.T) {
+	srv, base := testServer(t, &Options{PingInterval: time.Minute, PingTimeout: time.Minute})
+	sid := pollOpen(t, base)
+	expectEvent(t, srv, EventConnect, sid)
+	p := dialWS(t, base, sid)
+	p.send("2probe")
+	p.expect("3probe")
+	if err := srv.Send(sid, []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Disconnect(sid); err != nil {
+		t.Fatal(err)
+	}
+	// The session takes the end in (Send then fails) before the upgrade
+	// packet comes; what it accepted until then is owed too.
+	deadline := time.Now().Add(5 * time.Second)
+	accepted := 0
+	for srv.Send(sid, []byte("more")) == nil {
+		accepted++
+		if time.Now().After(deadline) {
+			t.Fatal("Send still accepted 5s after Disconnect")
+		}
+		runtime.Gosched()
+	}
+	p.send("5")
+	p.expect("4last")
+	for range accepted {
+		p.expect("4more")
+	}
+	p.expect("1")
+	if ev := expectEvent(t, srv, EventDisconnect, sid); ev.Reason != ReasonServerDisconnect {
+		t.Fatalf("reason %v", ev.Reason)
 	}
 }

@@ -532,7 +532,9 @@ func (s *session) resumeReader(c *transport.WebSocket) {
 func (s *session) handleInbound() int {
 	batch, _ := s.in.Drain(s.inBatch[:0])
 	for i := range batch {
-		if s.reason == 0 {
+		// A closing session still finishes an upgrade it has answered
+		// the probe of (see close).
+		if s.reason == 0 || s.probe != nil && batch[i].from == s.probe {
 			s.receive(batch[i])
 		}
 		batch[i] = inbound{}
@@ -877,11 +879,20 @@ func (s *session) close(r Reason, err error) {
 	s.reason, s.closeErr = r, err
 	s.mode.Store(uint32(modeClosed))
 	s.out.Close() // Send fails from now on; what is queued still drains
-	if s.probe != nil {
+	owed := r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable()
+	switch {
+	case s.probe != nil && s.probed && owed:
+		// The probe is answered: the client has stopped polling and its
+		// upgrade packet will move the session to the WebSocket, where
+		// the queued messages and the close packet then go. Closing the
+		// probe now would leave them no transport: no GET would come.
+		// The upgrade timeout still bounds the wait for that packet.
+	case s.probe != nil:
 		_ = s.probe.CloseWith(ws.StatusGoingAway)
 		s.probe, s.probed = nil, false
+		s.upgradeDue = 0
 	}
-	s.nextPing, s.pongDue, s.upgradeDue = 0, 0, 0
+	s.nextPing, s.pongDue = 0, 0
 	if err != nil {
 		s.srv.log.Debug("eio: session closing", "sid", s.sid, "reason", r.String(), "err", err)
 	}
@@ -892,7 +903,7 @@ func (s *session) close(r Reason, err error) {
 	// its pong is presumed gone: it gets the close packet only if it can
 	// take it now.
 	switch {
-	case r == ReasonServerDisconnect || r == ReasonPingTimeout && s.writable():
+	case owed:
 		s.sendClose = true
 		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
 		s.arm()

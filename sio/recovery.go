@@ -3,7 +3,6 @@ package sio
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -18,11 +17,18 @@ type recovery struct {
 	opts *Recovery
 
 	mu       sync.Mutex
-	first    uint64   // seq of log[0]
-	log      []*entry // by seq; nil while its packet is being encoded
-	times    []time.Time
+	first    uint64              // seq of log[0]
+	log      []slot              // by seq
+	offsets  map[string]uint64   // seq by offset, other nodes' packets too
 	sessions map[string]*session // by pid
 	order    []*session          // by time of leaving
+}
+
+// slot is one packet of the log: nil e while it is being encoded.
+type slot struct {
+	at     time.Time
+	offset string
+	e      *entry
 }
 
 type entry struct {
@@ -44,7 +50,7 @@ type session struct {
 }
 
 func newRecovery(n *Namespace, o *Recovery) *recovery {
-	return &recovery{n: n, opts: o, sessions: make(map[string]*session)}
+	return &recovery{n: n, opts: o, sessions: make(map[string]*session), offsets: make(map[string]uint64)}
 }
 
 // next reserves the offset of a packet about to be broadcast.
@@ -53,9 +59,21 @@ func (r *recovery) next() (uint64, string) {
 	defer r.mu.Unlock()
 	r.trimLocked(time.Now())
 	seq := r.first + uint64(len(r.log))
-	r.log = append(r.log, nil)
-	r.times = append(r.times, time.Now())
-	return seq, r.n.srv.tag + "-" + strconv.FormatUint(seq, 36)
+	offset := r.n.srv.tag + "-" + strconv.FormatUint(seq, 36)
+	r.log = append(r.log, slot{at: time.Now(), offset: offset})
+	r.offsets[offset] = seq
+	return seq, offset
+}
+
+// add keeps a packet another node broadcast, under the offset it gave it.
+// The caller holds n.mu (read), as for store.
+func (r *recovery) add(offset string, b bcast, pk packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trimLocked(time.Now())
+	seq := r.first + uint64(len(r.log))
+	r.log = append(r.log, slot{at: time.Now(), offset: offset, e: &entry{b: b, pk: pk}})
+	r.offsets[offset] = seq
 }
 
 // store fills in the packet of a reserved offset. The caller holds
@@ -65,7 +83,7 @@ func (r *recovery) store(seq uint64, b bcast, pk packet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if seq >= r.first && seq < r.first+uint64(len(r.log)) {
-		r.log[seq-r.first] = &entry{b: b, pk: pk}
+		r.log[seq-r.first].e = &entry{b: b, pk: pk}
 	}
 }
 
@@ -73,15 +91,16 @@ func (r *recovery) store(seq uint64, b bcast, pk packet) {
 func (r *recovery) trimLocked(now time.Time) {
 	limit := now.Add(-r.opts.MaxDisconnectionDuration)
 	drop := 0
-	for drop < len(r.times) && (r.times[drop].Before(limit) || len(r.log)-drop > r.opts.MaxPackets) {
+	for drop < len(r.log) && (r.log[drop].at.Before(limit) || len(r.log)-drop > r.opts.MaxPackets) {
+		delete(r.offsets, r.log[drop].offset)
 		drop++
 	}
 	if drop > 0 {
 		clear(r.log[:drop])
-		r.log, r.times = r.log[drop:], r.times[drop:]
+		r.log = r.log[drop:]
 		r.first += uint64(drop)
 		if len(r.log) == 0 {
-			r.log, r.times = nil, nil
+			r.log = nil
 		}
 	}
 	gone := 0
@@ -133,29 +152,17 @@ func recoveryAuth(auth json.RawMessage) (pid, offset string) {
 // and offset is a packet this server still has. Its missed packets are
 // filled in by fillMissed, once the socket is about to connect.
 func (r *recovery) restore(pid, offset string) *session {
-	seq, ok := r.parseOffset(offset)
-	if !ok {
-		return nil
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.trimLocked(time.Now())
 	s := r.sessions[pid]
-	if s == nil || seq < r.first || seq >= r.first+uint64(len(r.log)) {
+	seq, ok := r.offsets[offset]
+	if s == nil || !ok {
 		return nil
 	}
 	delete(r.sessions, pid)
 	s.offset = seq
 	return s
-}
-
-func (r *recovery) parseOffset(offset string) (uint64, bool) {
-	tag, num, ok := strings.Cut(offset, "-")
-	if !ok || tag != r.n.srv.tag {
-		return 0, false
-	}
-	seq, err := strconv.ParseUint(num, 36, 64)
-	return seq, err == nil
 }
 
 // fillMissed collects the packets after the session's offset that were
@@ -167,7 +174,7 @@ func (r *recovery) fillMissed(s *session) {
 		return // forgotten since: the client gets what is left
 	}
 	for i := s.offset + 1 - r.first; i < uint64(len(r.log)); i++ {
-		if e := r.log[i]; e != nil && e.b.includes(s.rooms) {
+		if e := r.log[i].e; e != nil && e.b.includes(s.rooms) {
 			s.missed = append(s.missed, e.pk)
 		}
 	}

@@ -65,7 +65,7 @@ type Server struct {
 type adapter interface {
 	// peers returns the ids of the other live nodes.
 	peers() []string
-	broadcast(n *Namespace, b bcast, pk packet) error
+	broadcast(n *Namespace, b bcast, pk packet, offset string) error
 	// broadcastWithAck has the nodes emit and send their sockets' answers
 	// to coll; each node tells coll how many sockets it reached. The
 	// returned function stops listening for them.
@@ -75,6 +75,9 @@ type adapter interface {
 	// restore asks the other nodes for the state of a socket that left
 	// one of them, with the packets it missed there.
 	restore(ctx context.Context, n *Namespace, pid, offset string) *session
+	// serverSideEmit sends an event to the namespace on the other nodes;
+	// with wait, it returns one answer per node.
+	serverSideEmit(ctx context.Context, n *Namespace, event string, args []any, wait bool) ([]Args, error)
 	close()
 }
 
@@ -83,10 +86,13 @@ type adapter interface {
 // [Server.Shutdown] or [Server.Close].
 func NewServer(opts *Options) *Server {
 	o := opts.withDefaults()
-	return start(o, eio.NewServer(o.engineOptions()), nil)
+	s := newServer(o, eio.NewServer(o.engineOptions()), nil)
+	go s.run()
+	return s
 }
 
-func start(o options, engine *eio.Server, node *cluster.Node) *Server {
+// newServer makes a server on engine; its loop is not running yet.
+func newServer(o options, engine *eio.Server, node *cluster.Node) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts:     o,
@@ -105,7 +111,6 @@ func start(o options, engine *eio.Server, node *cluster.Node) *Server {
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
 	s.main = s.Of("/")
-	go s.run()
 	return s
 }
 

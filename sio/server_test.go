@@ -530,10 +530,7 @@ func TestShutdown(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, nil)
 	other := srv.Of("/other")
-	// Not an upgrading client: eio's Shutdown sometimes leaves a session
-	// that has just upgraded open until PingTimeout (see the report of
-	// this branch), which is eio's to fix.
-	c, _ := joined(t, srv, url, "/", eio.TransportWebSocket)
+	c, _ := joined(t, srv, url, "/")
 	c.connect("/other", "")
 	expectEvent(t, other, sio.EventConnect, "")
 	done := make(chan error, 1)
