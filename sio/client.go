@@ -136,6 +136,23 @@ func (c *Client) Connected() bool {
 	return c.state == clientConnected
 }
 
+// Buffered returns the bytes the client holds for the connection, as
+// MaxBufferBytes counts them: packets emitted while disconnected (or while
+// the connection's queue was full), not yet written, and with Reliable the
+// packets written and not yet acknowledged. It is the reference's
+// socket.sendBuffer, in bytes.
+func (c *Client) Buffered() int {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	n := 0
+	for _, op := range c.outbox {
+		if !op.done {
+			n += op.size
+		}
+	}
+	return n
+}
+
 // Done is closed once the client has ended and its Events channel is
 // closed.
 func (c *Client) Done() <-chan struct{} { return c.done }

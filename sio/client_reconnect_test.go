@@ -248,9 +248,7 @@ func TestClientBufferBound(t *testing.T) {
 			t.Fatal("the buffer took 100 packets of 100 bytes in 4096 bytes")
 		}
 	}
-	m.mu.Lock()
-	held0 := m.bufBytes
-	m.mu.Unlock()
+	held0 := c.Buffered()
 	if next := packetSize([]byte(fmt.Sprintf(`2["n",%d,"%s"]`, held, payload)), nil); held == 0 || held0 > 4096 || held0+next <= 4096 {
 		t.Fatalf("held %d packets in %d bytes; the next of %d bytes was refused: the bound is 4096", held, held0, next)
 	}
@@ -278,8 +276,8 @@ func TestClientBufferBound(t *testing.T) {
 	m.mu.Lock()
 	left := m.bufBytes
 	m.mu.Unlock()
-	if left != 0 {
-		t.Errorf("%d bytes still counted as held", left)
+	if left != 0 || c.Buffered() != 0 {
+		t.Errorf("%d bytes (Buffered %d) still counted as held", left, c.Buffered())
 	}
 }
 
@@ -408,10 +406,7 @@ func TestClientReliable(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	m.mu.Lock()
-	held := m.bufBytes
-	m.mu.Unlock()
-	if held != 0 {
+	if held := c.Buffered(); held != 0 {
 		t.Fatalf("%d bytes still held after every ack", held)
 	}
 }
