@@ -16,12 +16,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/clienttest"
+	"github.com/chanio/chanio/internal/siotest"
+	"github.com/chanio/chanio/internal/testlb"
 	"github.com/chanio/chanio/sio"
 )
 
@@ -316,10 +319,8 @@ func hasLine(lines []string, pred func(outLine) bool) bool {
 // sioWatch reads a client's events on a goroutine of its own, as an
 // application does, and lets the test wait for what it has seen.
 type sioWatch struct {
-	mu      sync.Mutex
-	evs     []timedEvent
-	changed chan struct{} // capacity 1
-	done    chan struct{}
+	clienttest.Log[timedEvent]
+	done chan struct{}
 }
 
 type timedEvent struct {
@@ -330,17 +331,11 @@ type timedEvent struct {
 // watchClient starts reading c's events until they close; the test's
 // cleanup waits for the end (close the manager before).
 func watchClient(t *testing.T, c *sio.Client) *sioWatch {
-	w := &sioWatch{changed: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &sioWatch{done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for ev := range c.Events() {
-			w.mu.Lock()
-			w.evs = append(w.evs, timedEvent{ev, time.Now()})
-			w.mu.Unlock()
-			select {
-			case w.changed <- struct{}{}:
-			default:
-			}
+			w.Add(timedEvent{ev, time.Now()})
 		}
 	}()
 	t.Cleanup(func() { <-w.done })
@@ -350,22 +345,7 @@ func watchClient(t *testing.T, c *sio.Client) *sioWatch {
 // wait waits until done, given the events so far, returns true.
 func (w *sioWatch) wait(t *testing.T, what string, done func(evs []timedEvent) bool) []timedEvent {
 	t.Helper()
-	deadline := time.After(clienttest.Wait)
-	for {
-		w.mu.Lock()
-		evs := w.evs[:len(w.evs):len(w.evs)]
-		w.mu.Unlock()
-		if done(evs) {
-			return evs
-		}
-		select {
-		case <-w.changed:
-		case <-w.done:
-			t.Fatalf("events closed while waiting for %s", what)
-		case <-deadline:
-			t.Fatalf("no %s in time; events: %v", what, eventTypes(evs))
-		}
-	}
+	return w.Wait(t, what, done)
 }
 
 func eventTypes(evs []timedEvent) []string {
@@ -374,6 +354,18 @@ func eventTypes(evs []timedEvent) []string {
 		s = append(s, e.Type.String()+" "+e.Name)
 	}
 	return s
+}
+
+// ticks returns the numbers of the "tick" events among evs, in order.
+func ticks(evs []timedEvent) []int {
+	var ns []int
+	for _, e := range evs {
+		var n int
+		if e.Type == sio.ClientMessage && e.Name == "tick" && e.Args.Decode(&n) == nil {
+			ns = append(ns, n)
+		}
+	}
+	return ns
 }
 
 // countOf returns how many of evs are of type typ.
@@ -421,11 +413,15 @@ func backoffHigh(min, max time.Duration, jitter float64, n int) time.Duration {
 // each delay within its bounds, and the attempts no sooner than the
 // delays allow.
 //
-// The server kills itself at a quiet moment after the test's SIGUSR2 (see
-// js/sioclient_server.js): at-least-once delivery cannot tell an event
-// the server handled just before a crash, whose ack died with it, from one
-// it never got, and would send it again; the quiet moment is one where no
-// such event exists, so that a double is the client's fault.
+// The server hangs before it dies: it is stopped (SIGSTOP) at a moment
+// when every number emitted so far has its ack back at the client (the
+// emitter is held for that moment), takes three more numbers it never
+// handles, and is killed (SIGKILL). Those three are lost with it unless
+// sent again: without Reliable the test fails there. At-least-once
+// delivery cannot tell an event the server handled just before a crash,
+// whose ack died with it, from one it never got, and would send it again;
+// stopping the server at that moment leaves no such event, so that a
+// double is the client's fault.
 func TestSioClientServerKilled(t *testing.T) {
 	const (
 		delay    = 100 * time.Millisecond
@@ -453,14 +449,19 @@ func TestSioClientServerKilled(t *testing.T) {
 					w := watchClient(t, c)
 
 					// The emitter: a numbered event every 10 ms.
-					stop := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
+					emitter := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
 
 					first.WaitOutput(t, clienttest.Wait, func(lines []string) bool { return len(counted(lines)) >= 50 })
-					killed := time.Now() // the server dies after this
-					if err := first.Signal(syscall.SIGUSR2); err != nil {
-						t.Fatal(err)
-					}
-					<-first.Exited()
+					var frozen int
+					emitter.AtQuietMoment(t, func() bool { return c.Buffered() == 0 }, func() {
+						if err := first.Signal(syscall.SIGSTOP); err != nil {
+							t.Fatal(err)
+						}
+						frozen = len(emitter.Sent.All())
+					})
+					emitter.Sent.Wait(t, "three numbers to the stopped server", func(ns []int) bool { return len(ns) >= frozen+3 })
+					killed := time.Now() // the client cannot see the end before this
+					first.Kill()
 					w.wait(t, "two failed attempts", func(evs []timedEvent) bool {
 						return countOf(evs, sio.ClientReconnectError) >= 2
 					})
@@ -470,7 +471,7 @@ func TestSioClientServerKilled(t *testing.T) {
 					})
 					mark := len(counted(second.Output()))
 					second.WaitOutput(t, clienttest.Wait, func(lines []string) bool { return len(counted(lines)) >= mark+50 })
-					n := stop()
+					n := emitter.Stop()
 					second.WaitOutput(t, clienttest.Wait, func(lines []string) bool {
 						ns := counted(lines)
 						return len(ns) > 0 && ns[len(ns)-1] == n-1
@@ -642,16 +643,6 @@ func TestSioClientRecovery(t *testing.T) {
 			if err := c.Emit("ticks", 10); err != nil {
 				t.Fatal(err)
 			}
-			ticks := func(evs []timedEvent) []int {
-				var ns []int
-				for _, e := range evs {
-					var n int
-					if e.Type == sio.ClientMessage && e.Name == "tick" && e.Args.Decode(&n) == nil {
-						ns = append(ns, n)
-					}
-				}
-				return ns
-			}
 			w.wait(t, "20 ticks", func(evs []timedEvent) bool { return len(ticks(evs)) >= 20 })
 			proxy.setCut(true)
 			w.wait(t, "a failed attempt", func(evs []timedEvent) bool { return countOf(evs, sio.ClientReconnectError) >= 1 })
@@ -745,6 +736,205 @@ func TestExampleSioClient(t *testing.T) {
 					t.Error("a refused namespace exited 0")
 				}
 			})
+		})
+	}
+}
+
+// sioClusterApp is the application of TestSioClientCluster on each node:
+// "ticks" ticks to the socket's room from the node that got it, "count"
+// is counted (across the nodes) and acknowledged, "echo" comes back.
+type sioClusterApp struct {
+	// paused stops the ticks (not the count); ticked is the last tick
+	// emitted.
+	paused atomic.Bool
+	ticked atomic.Int64
+
+	counted clienttest.Log[int]
+	gone    chan string // socket ids that left, on any node
+}
+
+// serve runs the application on one node's server and returns what stops
+// it (the server closes, its goroutines end).
+func (a *sioClusterApp) serve(srv *sio.Server) func() {
+	n := srv.Of("/")
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ev := range n.Events() {
+			switch ev.Type {
+			case sio.EventDisconnect:
+				select {
+				case a.gone <- ev.Socket.ID():
+				default:
+				}
+			case sio.EventMessage:
+				switch ev.Name {
+				case "echo":
+					vs, _ := ev.Args.Values()
+					_ = ev.Socket.Emit("echo", vs...)
+				case "count":
+					var k int
+					_ = ev.Args.Decode(&k)
+					_ = ev.Ack(k)
+					a.counted.Add(k)
+				case "ticks":
+					room := ev.Socket.ID()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						tick := time.NewTicker(10 * time.Millisecond)
+						defer tick.Stop()
+						for i := 0; ; {
+							select {
+							case <-quit:
+								return
+							case <-tick.C:
+								if a.paused.Load() {
+									continue
+								}
+								_ = n.To(room).Emit("tick", i)
+								a.ticked.Store(int64(i))
+								i++
+							}
+						}
+					}()
+				}
+				if ev.WantsAck() && ev.Name != "count" {
+					_ = ev.Ack() // every event: the client is Reliable
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		_ = srv.Close()
+		wg.Wait()
+	}
+}
+
+// TestSioClientCluster: the client reaches three sio nodes on the NATS
+// cluster through a round-robin proxy without affinity (the nodes forward
+// what belongs to another). Its connection is cut, and the node that held
+// its socket is taken out of the rotation: the client reconnects through
+// the proxy to another node, which recovers its session from the first
+// (same SID), while the first node ticks every 10 ms to the client's room
+// and the client emits a numbered event every 10 ms with Reliable. Every
+// tick arrives once and in order, every number is counted once.
+func TestSioClientCluster(t *testing.T) {
+	for _, mode := range clienttest.Modes {
+		t.Run(mode.Name, func(t *testing.T) {
+			app := &sioClusterApp{gone: make(chan string, 64)}
+			nodes := siotest.StartCluster(t, 3,
+				eio.Options{PingInterval: 300 * time.Millisecond, PingTimeout: 300 * time.Millisecond},
+				&sio.Options{Recovery: &sio.Recovery{MaxDisconnectionDuration: time.Minute}}, app.serve)
+			var urls []string
+			for _, nd := range nodes {
+				urls = append(urls, nd.URL)
+			}
+			lb := testlb.New(t, urls...)
+			proxy, proxied := startCutProxy(t, strings.TrimPrefix(lb.URL, "http://"))
+
+			opts := sioOptions(mode)
+			opts.Reliable = true
+			opts.ReconnectionDelay, opts.ReconnectionDelayMax = 50*time.Millisecond, 200*time.Millisecond
+			m, err := sio.NewManager(proxied, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeManager(t, m)
+			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
+			defer cancel()
+			c, err := m.Connect(ctx, "/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev := sioNext(t, c); ev.Type != sio.ClientConnect {
+				t.Fatalf("first event %v", ev.Type)
+			}
+			sid := c.SID()
+			owner := func() int {
+				for i, nd := range nodes {
+					if s, ok := nd.Server.Of("/").Socket(sid); ok && s.Connected() {
+						return i
+					}
+				}
+				return -1
+			}
+			w := watchClient(t, c)
+			if err := c.Emit("echo", "across the cluster"); err != nil {
+				t.Fatal(err)
+			}
+			w.wait(t, "the echo", func(evs []timedEvent) bool {
+				return slices.ContainsFunc(evs, func(e timedEvent) bool { return e.Name == "echo" })
+			})
+			emitter := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
+			if err := c.Emit("ticks"); err != nil {
+				t.Fatal(err)
+			}
+			w.wait(t, "20 ticks", func(evs []timedEvent) bool { return len(ticks(evs)) >= 20 })
+			first := owner()
+			if first < 0 {
+				t.Fatal("no node holds the socket")
+			}
+
+			// The cut, at a moment when every number counted has its ack
+			// back at the client (at-least-once delivery sends again one
+			// whose ack the cut lost; see TestSioClientServerKilled), with
+			// the emitter held: the client's connections drop, and its node
+			// leaves the rotation until the client is back elsewhere.
+			emitter.AtQuietMoment(t, func() bool { return c.Buffered() == 0 }, func() {
+				lb.SetDown(first, true)
+				proxy.setCut(true)
+			})
+			for gone := ""; gone != sid; {
+				select {
+				case gone = <-app.gone:
+				case <-time.After(clienttest.Wait):
+					t.Fatal("the node never saw the client go")
+				}
+			}
+			// The ticks pause while the client comes back: the server's
+			// cluster loses a tick it broadcasts while another node
+			// restores the socket (reported); the ticks of the gap are
+			// what recovery is about.
+			app.paused.Store(true)
+			last := int(app.ticked.Load())
+			proxy.setCut(false)
+			evs := w.wait(t, "the reconnection", func(evs []timedEvent) bool { return countOf(evs, sio.ClientConnect) >= 1 })
+			for _, e := range evs {
+				if e.Type == sio.ClientConnect && (!e.Recovered || e.SID != sid) {
+					t.Fatalf("connect after the cut: sid %s recovered %v, want %s recovered", e.SID, e.Recovered, sid)
+				}
+			}
+			if now := owner(); now == first || now < 0 {
+				t.Errorf("the socket is on node %d after the cut, want another than %d", now, first)
+			}
+			lb.SetDown(first, false)
+			w.wait(t, "the ticks of the gap", func(evs []timedEvent) bool { return len(ticks(evs)) > last })
+			app.paused.Store(false)
+			before := last + 1
+			evs = w.wait(t, "30 ticks after the cut", func(evs []timedEvent) bool { return len(ticks(evs)) >= before+30 })
+			n := emitter.Stop()
+			got := ticks(evs)
+			for i, k := range got {
+				if k != i {
+					t.Fatalf("tick %d arrived as %d", i, k)
+				}
+			}
+			counted := app.counted.Wait(t, "every number", func(ns []int) bool { return len(ns) >= n })
+			seen := make([]int, n)
+			for _, k := range counted {
+				if k >= 0 && k < n {
+					seen[k]++
+				}
+			}
+			for k, times := range seen {
+				if times != 1 {
+					t.Errorf("event %d counted %d times", k, times)
+				}
+			}
 		})
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"net"
 	"net/http/httptest"
 	"reflect"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,17 +27,22 @@ type testApp struct {
 	hs   *httptest.Server
 	addr string
 
+	counted clienttest.Log[int] // the "count" events, in order, across restarts
+
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
 	cut     bool
-	counted []int     // the "count" events, in order, across restarts
-	last    time.Time // when the last one was counted
-	changed chan struct{}
 	gone    chan string // the sockets that left
 	failure error       // what went wrong in the app
 
 	group sync.WaitGroup // the namespaces' readers and the tickers
 	stop  chan struct{}  // stops the tickers
+
+	// hold, while locked, stops the application between two events (the
+	// server hangs); dead tells the current server's readers to drop what
+	// is left once it is killed.
+	hold sync.Mutex
+	dead *atomic.Bool
 }
 
 // cutListener closes the connections it accepts while the app is cut, and
@@ -68,7 +73,7 @@ func (l cutListener) Accept() (net.Conn, error) {
 // startApp runs the app on addr ("127.0.0.1:0" for any port).
 func startApp(t *testing.T, addr string, opts *Options) *testApp {
 	t.Helper()
-	a := &testApp{conns: map[net.Conn]struct{}{}, changed: make(chan struct{}, 1), gone: make(chan string, 64), stop: make(chan struct{})}
+	a := &testApp{conns: map[net.Conn]struct{}{}, gone: make(chan string, 64), stop: make(chan struct{})}
 	a.serve(t, addr, opts)
 	t.Cleanup(func() {
 		a.close()
@@ -87,11 +92,6 @@ func (a *testApp) serve(t *testing.T, addr string, opts *Options) {
 		t.Fatal(err)
 	}
 	a.srv = NewServer(opts)
-	// Work around a bug of the server, reported: its recovery offsets are
-	// "<tag>-<seq>" and are split at the first "-", but the tag is random
-	// URL-safe base64, which has "-" in about one server of eight; such a
-	// server never recovers a socket. Keep the tag free of it.
-	a.srv.tag = strings.ReplaceAll(a.srv.tag, "-", "x")
 	a.hs = httptest.NewUnstartedServer(a.srv)
 	a.hs.Listener.Close()
 	a.hs.Listener = cutListener{ln, a}
@@ -105,9 +105,10 @@ func (a *testApp) serve(t *testing.T, addr string, opts *Options) {
 		}
 		return nil
 	})
+	a.dead = &atomic.Bool{}
 	for _, n := range []*Namespace{a.srv.Of("/"), a.srv.Of("/chat"), admin} {
 		a.group.Add(1)
-		go a.handle(n)
+		go a.handle(n, a.dead)
 	}
 }
 
@@ -115,9 +116,15 @@ func (a *testApp) serve(t *testing.T, addr string, opts *Options) {
 func (a *testApp) url() string { return "http://" + a.addr }
 
 // handle runs one namespace's events.
-func (a *testApp) handle(n *Namespace) {
+func (a *testApp) handle(n *Namespace, dead *atomic.Bool) {
 	defer a.group.Done()
 	for ev := range n.Events() {
+		a.hold.Lock()
+		//lint:ignore SA2001 passing through: the lock is held only to pause
+		a.hold.Unlock()
+		if dead.Load() {
+			continue // events a killed server had taken in and never handled
+		}
 		switch ev.Type {
 		case EventConnect:
 			var auth any // a nil json.RawMessage is refused by wire.AppendArgs
@@ -173,15 +180,8 @@ func (a *testApp) onEvent(n *Namespace, ev Event) {
 	case "count":
 		var k int
 		_ = ev.Args.Decode(&k)
-		_ = ev.Ack(k) // queued before the count is seen, as the Node app does
-		a.mu.Lock()
-		a.counted = append(a.counted, k)
-		a.last = time.Now()
-		a.mu.Unlock()
-		select {
-		case a.changed <- struct{}{}:
-		default:
-		}
+		_ = ev.Ack(k)
+		a.counted.Add(k)
 	case "burst":
 		k, _ := args[0].(float64)
 		for i := range int(k) {
@@ -212,20 +212,7 @@ func (a *testApp) onEvent(n *Namespace, ev Event) {
 // waitCounted waits until done, given the numbers counted so far, says so.
 func (a *testApp) waitCounted(t *testing.T, done func([]int) bool) []int {
 	t.Helper()
-	deadline := time.After(waitLong)
-	for {
-		a.mu.Lock()
-		got := a.counted[:len(a.counted):len(a.counted)]
-		a.mu.Unlock()
-		if done(got) {
-			return got
-		}
-		select {
-		case <-a.changed:
-		case <-deadline:
-			t.Fatalf("counted %d numbers, not what the test waits for", len(got))
-		}
-	}
+	return a.counted.Wait(t, "count", done)
 }
 
 // setCut cuts every connection to the app (and the new ones) or mends it.
@@ -241,32 +228,11 @@ func (a *testApp) setCut(cut bool) {
 	}
 }
 
-// kill stops the server as a crash would, at a quiet moment: no event
-// counted for 3 ms and nothing queued for any connection, so that every
-// event counted has had its ack written (as the Node app's SIGUSR2 does).
-// The listener closes; the port can be served again.
-func (a *testApp) kill(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		a.mu.Lock()
-		quiet := time.Since(a.last) >= 3*time.Millisecond
-		a.mu.Unlock()
-		eng := a.srv.Engine()
-		eng.Range(func(sid string) bool {
-			if n, err := eng.Queued(sid); err == nil && n > 0 {
-				quiet = false
-			}
-			return quiet
-		})
-		if quiet {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the app never went quiet")
-		}
-		time.Sleep(time.Millisecond) // looking for a quiet moment is about time
-	}
+// kill stops the server as a crash would: every connection is cut, the
+// listener closes (the port can be served again), the server closes, and
+// what it had taken in and not handled is lost.
+func (a *testApp) kill() {
+	a.dead.Store(true)
 	a.setCut(true)
 	a.hs.Listener.Close()
 	a.closeServer()
@@ -451,9 +417,19 @@ func TestClientWithServerKilled(t *testing.T) {
 			closeAtCleanup(t, m)
 			c := joinApp(t, m, "/", nil)
 
-			stop := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
+			emitter := clienttest.Every(t, 10*time.Millisecond, func(n int) error { return c.Emit("count", n) })
 			a.waitCounted(t, func(ns []int) bool { return len(ns) >= 30 })
-			a.kill(t)
+			// The server hangs when every number emitted has its ack back,
+			// takes three more it never handles, and dies (see interop's
+			// TestSioClientServerKilled).
+			var frozen int
+			emitter.AtQuietMoment(t, func() bool { return c.Buffered() == 0 }, func() {
+				a.hold.Lock()
+				frozen = len(emitter.Sent.All())
+			})
+			emitter.Sent.Wait(t, "three numbers to the hung server", func(ns []int) bool { return len(ns) >= frozen+3 })
+			a.kill()
+			a.hold.Unlock()
 			// Down until two attempts have failed; the events say so.
 			var delays []time.Duration
 			for errs := 0; errs < 2; {
@@ -476,7 +452,7 @@ func TestClientWithServerKilled(t *testing.T) {
 			}
 			mark := len(a.waitCounted(t, func([]int) bool { return true }))
 			a.waitCounted(t, func(ns []int) bool { return len(ns) >= mark+30 })
-			n := stop()
+			n := emitter.Stop()
 			got := a.waitCounted(t, func(ns []int) bool { return len(ns) > 0 && ns[len(ns)-1] == n-1 })
 			if len(got) != n {
 				t.Errorf("%d numbers counted for %d emitted", len(got), n)

@@ -30,11 +30,6 @@
 //                         recovered socket gets those it missed)
 //   kick                  disconnects the socket from the namespace
 //   drop                  closes its Engine.IO connection (transport close)
-//
-// SIGUSR2 makes the server crash (SIGKILL itself) at the next quiet moment:
-// no event handled for 3 ms and nothing waiting in an Engine.IO write
-// buffer, so that every event it printed has had its ack written, and every
-// event it has not printed was not acknowledged either.
 const http = require("http");
 const { Server } = require("socket.io");
 
@@ -58,7 +53,6 @@ if (num("recovery", 0) > 0) {
 }
 const io = new Server(httpServer, opts);
 
-let lastActivity = Date.now();
 const stats = new Map(); // sid -> {count, next, inOrder, outOfOrder, duplicates, seen}
 
 function setup(nsp) {
@@ -79,7 +73,6 @@ function setup(nsp) {
       });
     });
     socket.on("count", (n, cb) => {
-      lastActivity = Date.now();
       let s = stats.get(socket.id);
       if (!s) {
         s = { count: 0, next: 0, inOrder: 0, outOfOrder: 0, duplicates: 0, seen: new Set() };
@@ -95,8 +88,6 @@ function setup(nsp) {
         s.outOfOrder++;
         s.next = n + 1;
       }
-      // The ack is written before the line is printed: a line the test
-      // reads is an event the client has been told about.
       if (typeof cb === "function") cb(n);
       print({ ev: "count", nsp: nsp.name, sid: socket.id, n });
     });
@@ -132,16 +123,6 @@ admin.use((socket, next) => {
   next(err);
 });
 setup(admin);
-
-process.on("SIGUSR2", () => {
-  setInterval(() => {
-    if (Date.now() - lastActivity < 3) return;
-    for (const s of Object.values(io.engine.clients)) {
-      if (s.writeBuffer.length > 0) return;
-    }
-    process.kill(process.pid, "SIGKILL");
-  }, 1);
-});
 
 httpServer.listen(num("port", 0), "127.0.0.1", () => {
   console.log(`listening on http://127.0.0.1:${httpServer.address().port}`);

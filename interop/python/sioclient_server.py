@@ -7,16 +7,13 @@ Usage: python3 sioclient_server.py [port=0] [pingInterval=ms] [pingTimeout=ms]
 It behaves as js/sioclient_server.js does (see there for the namespaces,
 the events and the JSON lines it prints), except that python-socketio 5.7
 has no connection state recovery: "ticks" emits to the connected socket
-only. SIGUSR2 makes it crash (SIGKILL itself) at the next quiet moment, as
-the Node server does.
+only.
 """
 
 import asyncio
 import json
 import os
-import signal
 import sys
-import time
 
 import socketio
 from aiohttp import web
@@ -30,7 +27,6 @@ def out(obj):
     sys.stdout.flush()
 
 
-state = {"last": time.monotonic()}
 stats = {}
 
 
@@ -58,7 +54,6 @@ def setup(sio, ns):
             sio.start_background_task(ask, sid, ms, rest)
         elif event == "count":
             n = args[0]
-            state["last"] = time.monotonic()
             s = stats.setdefault(sid, {"count": 0, "next": 0, "inOrder": 0, "outOfOrder": 0, "duplicates": 0, "seen": set()})
             s["count"] += 1
             if n in s["seen"]:
@@ -113,16 +108,6 @@ def setup(sio, ns):
     sio.on("*", catch_all, namespace=ns)
 
 
-async def crash_when_quiet(sio):
-    while True:
-        await asyncio.sleep(0.001)
-        if time.monotonic() - state["last"] < 0.003:
-            continue
-        if any(not s.queue.empty() for s in sio.eio.sockets.values()):
-            continue
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 async def main():
     args = parse_args(sys.argv[1:])
     read_bodies_whole()
@@ -139,8 +124,6 @@ async def main():
     for ns in ("/", "/chat", "/admin"):
         setup(sio, ns)
 
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(crash_when_quiet(sio)))
     await serve(app, args)
 
 
