@@ -172,6 +172,42 @@ func (m *Mailbox[T]) TrySend(v T) error {
 	return nil
 }
 
+// TrySendAll queues vs as one unit without waiting: all of them, in order
+// and with no other item between them, or none. It returns [ErrFull] if
+// they do not all fit, counted together against both bounds (a unit over
+// the byte bound is accepted only into an empty mailbox, as a single item
+// is), and [ErrClosed] after Close.
+func (m *Mailbox[T]) TrySendAll(vs []T) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	sizes := make([]int32, len(vs))
+	var total int64
+	for i, v := range vs {
+		sizes[i] = m.sizeOf(v)
+		total += int64(sizes[i])
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	if int64(m.n)+int64(len(vs)) > int64(m.capacity) || total > math.MaxInt32-int64(m.bytes) ||
+		m.maxBytes > 0 && m.n > 0 && int64(m.bytes)+total > int64(m.maxBytes) {
+		m.mu.Unlock()
+		return ErrFull
+	}
+	wasEmpty := m.n == 0
+	for i, v := range vs {
+		m.push(v, sizes[i])
+	}
+	m.mu.Unlock()
+	if wasEmpty && m.notify != nil {
+		m.notify()
+	}
+	return nil
+}
+
 // Send queues v, waiting while the mailbox is full. It returns ctx.Err() if
 // ctx ends first and [ErrClosed] if the mailbox is or becomes closed; in
 // both cases v was not queued.

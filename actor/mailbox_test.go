@@ -1230,3 +1230,104 @@ func TestMailboxTrim(t *testing.T) {
 		t.Fatalf("after Trim of a non-empty mailbox Drain = %v", got)
 	}
 }
+
+// TestMailboxTrySendAll: a unit is queued whole or not at all, against the
+// count and the byte bound together (an oversized unit only into an empty
+// mailbox), and comes out contiguous and in order.
+func TestMailboxTrySendAll(t *testing.T) {
+	size := func(s string) int { return len(s) }
+	for _, tc := range []struct {
+		name               string
+		capacity, maxBytes int
+		before             []string // queued first, one by one
+		unit               []string
+		wantErr            error
+	}{
+		{name: "fits", capacity: 5, maxBytes: 10, before: []string{"aa"}, unit: []string{"bbb", "ccc"}},
+		{name: "empty unit", capacity: 1, maxBytes: 1, before: []string{"a"}, unit: nil},
+		{name: "count bound", capacity: 3, maxBytes: 100, before: []string{"a", "b"}, unit: []string{"c", "d"}, wantErr: actor.ErrFull},
+		{name: "byte bound", capacity: 10, maxBytes: 10, before: []string{"aaaa"}, unit: []string{"bbb", "cccc"}, wantErr: actor.ErrFull},
+		{name: "oversized into empty", capacity: 10, maxBytes: 10, unit: []string{"aaaaaa", "bbbbbb"}},
+		{name: "oversized into non-empty", capacity: 10, maxBytes: 10, before: []string{"a"}, unit: []string{"aaaaaa", "bbbbbb"}, wantErr: actor.ErrFull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := actor.NewSizedMailbox(tc.capacity, tc.maxBytes, size)
+			for _, v := range tc.before {
+				if err := m.TrySend(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := m.TrySendAll(tc.unit); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("TrySendAll: %v, want %v", err, tc.wantErr)
+			}
+			want := slices.Clone(tc.before)
+			if tc.wantErr == nil {
+				want = append(want, tc.unit...)
+			}
+			if got := drainAll(t, m); !slices.Equal(got, want) {
+				t.Errorf("queued %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("closed", func(t *testing.T) {
+		m := actor.NewMailbox[string](4)
+		m.Close()
+		if err := m.TrySendAll([]string{"a"}); !errors.Is(err, actor.ErrClosed) {
+			t.Errorf("TrySendAll after Close: %v", err)
+		}
+	})
+	t.Run("contiguous under concurrency", func(t *testing.T) {
+		m := actor.NewMailbox[[2]int](1 << 16)
+		const senders, units, width = 4, 500, 3
+		var wg sync.WaitGroup
+		for s := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for u := range units {
+					unit := make([][2]int, width)
+					for i := range unit {
+						unit[i] = [2]int{s, u*width + i}
+					}
+					if s%2 == 1 && u%2 == 1 {
+						// Single items from the same sender in between.
+						for _, v := range unit {
+							if err := m.TrySend(v); err != nil {
+								t.Error(err)
+							}
+						}
+						continue
+					}
+					if err := m.TrySendAll(unit); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		got := drainAll(t, m)
+		if len(got) != senders*units*width {
+			t.Fatalf("%d items, want %d", len(got), senders*units*width)
+		}
+		next := make([]int, senders)
+		for i := 0; i < len(got); {
+			v := got[i]
+			if v[1] != next[v[0]] {
+				t.Fatalf("sender %d: item %d after %d", v[0], v[1], next[v[0]]-1)
+			}
+			if v[0]%2 == 0 || (v[1]/width)%2 == 0 {
+				// A unit: its items follow one another.
+				for k := range width {
+					if got[i+k] != [2]int{v[0], v[1] + k} {
+						t.Fatalf("unit of sender %d at %d broken by %v", v[0], v[1], got[i+k])
+					}
+				}
+				next[v[0]] += width
+				i += width
+				continue
+			}
+			next[v[0]]++
+			i++
+		}
+	})
+}

@@ -149,6 +149,7 @@ var (
 	errUnsupportedEncode = errors.New("eio: unsupported Content-Encoding in a polling response")
 	errUnknownTransport  = errors.New("eio: unknown transport in ClientOptions.Transports")
 	errBadURL            = errors.New("eio: URL must be http, https, ws or wss with a host")
+	errNotMessage        = errors.New("eio: not a message packet")
 )
 
 // Dial opens an Engine.IO connection and returns once the server's open
@@ -369,7 +370,12 @@ func (c *Client) send(p codec.Packet) error {
 	if c.maxPayload > 0 && wireLen(p, c.mode.Load() == 0) > c.maxPayload {
 		return ErrPayloadTooLarge
 	}
-	switch c.out.TrySend(p) {
+	return sendErr(c.out.TrySend(p))
+}
+
+// sendErr maps what the outbound mailbox says to Send's errors.
+func sendErr(err error) error {
+	switch err {
 	case nil:
 		return nil
 	case actor.ErrFull:
@@ -377,6 +383,30 @@ func (c *Client) send(p codec.Packet) error {
 	default:
 		return ErrSessionClosed
 	}
+}
+
+// SendPackets queues ps, which must be message packets (codec.Message,
+// text or binary), as one unit: all of them, in order and with no message
+// of another Send between them, or none. It is for a protocol that puts
+// one message of its own in several Engine.IO messages, as Socket.IO does
+// a packet and its binary attachments, and must not leave half of it on
+// the connection. Its errors are Send's, for the unit as a whole:
+// [ErrPayloadTooLarge] when one of ps is over the server's maxPayload,
+// [ErrSlowConsumer] when the unit does not fit in the outbound queue (which
+// takes a unit over MaxQueueBytes only when empty, as it does a message),
+// [ErrSessionClosed] once Close has been called or the connection ended.
+// The client keeps the packets' data until it is written.
+func (c *Client) SendPackets(ps ...codec.Packet) error {
+	polling := c.mode.Load() == 0
+	for _, p := range ps {
+		if p.Type != codec.Message {
+			return fmt.Errorf("%w: SendPackets takes message packets, not %v", errNotMessage, p.Type)
+		}
+		if c.maxPayload > 0 && wireLen(p, polling) > c.maxPayload {
+			return ErrPayloadTooLarge
+		}
+	}
+	return sendErr(c.out.TrySendAll(ps))
 }
 
 // wireLen is the size of p on the wire: in a polling payload (binary

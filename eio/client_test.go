@@ -1238,3 +1238,95 @@ func TestClientBindCookie(t *testing.T) {
 		})
 	}
 }
+
+// TestClientSendPackets: a unit of messages sent with SendPackets reaches
+// the server contiguous and in order, whatever is sent concurrently, over
+// each transport mode; a packet that is not a message is refused; a unit
+// that does not fit the outbound queue fails with ErrSlowConsumer and the
+// connection goes on.
+func TestClientSendPackets(t *testing.T) {
+	for _, m := range clienttest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			e := clStartEcho(t, nil, true)
+			c := clienttest.Dial(t, e.url, clOpts(m.Transports))
+			const senders, units = 3, 60 // the echoes (720) fit in the client's Events, unread
+			var wg sync.WaitGroup
+			for s := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for u := range units {
+						err := c.SendPackets(
+							codec.Packet{Type: codec.Message, Data: []byte(fmt.Sprintf("unit %d %d", s, u))},
+							codec.Packet{Type: codec.Message, Data: []byte{byte(s), byte(u), 1}, Binary: true},
+							codec.Packet{Type: codec.Message, Data: []byte{byte(s), byte(u), 2}, Binary: true},
+						)
+						if err != nil {
+							t.Error(err)
+						}
+						if err := c.Send([]byte("single")); err != nil {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			next := make([]int, senders)
+			for range senders * units {
+				var s, u int
+				ev := e.nextReceived(t)
+				for string(ev.Data) == "single" {
+					ev = e.nextReceived(t)
+				}
+				if _, err := fmt.Sscanf(string(ev.Data), "unit %d %d", &s, &u); err != nil || ev.Binary {
+					t.Fatalf("got %q (binary %v), want the start of a unit", ev.Data, ev.Binary)
+				}
+				if u != next[s] {
+					t.Fatalf("sender %d: unit %d after %d", s, u, next[s]-1)
+				}
+				next[s]++
+				for k := byte(1); k <= 2; k++ {
+					part := e.nextReceived(t)
+					if !part.Binary || !bytes.Equal(part.Data, []byte{byte(s), byte(u), k}) {
+						t.Fatalf("unit %d %d: part %d is %q (binary %v)", s, u, k, part.Data, part.Binary)
+					}
+				}
+			}
+			if err := c.SendPackets(codec.Packet{Type: codec.Ping}); err == nil {
+				t.Error("SendPackets took a ping")
+			}
+		})
+	}
+	t.Run("full queue", func(t *testing.T) {
+		release := make(chan struct{})
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("sid") == "" {
+				_, _ = io.WriteString(w, clOpen("slow", 10000, 10000, ""))
+				return
+			}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		defer hs.Close()
+		defer close(release)
+		c := clienttest.Dial(t, hs.URL, &eio.ClientOptions{Transports: []string{eio.TransportPolling}, MaxQueueBytes: 4096})
+		unit := []codec.Packet{
+			{Type: codec.Message, Data: make([]byte, 1500), Binary: true},
+			{Type: codec.Message, Data: make([]byte, 1500), Binary: true},
+		}
+		var err error
+		for i := 0; i < 10 && err == nil; i++ {
+			err = c.SendPackets(unit...)
+		}
+		if !errors.Is(err, eio.ErrSlowConsumer) {
+			t.Fatalf("SendPackets into a full queue: %v, want ErrSlowConsumer", err)
+		}
+		select {
+		case <-c.Done():
+			t.Fatal("the client ended on a full queue")
+		default:
+		}
+	})
+}

@@ -52,14 +52,14 @@ type Server struct {
 	// (Options.MaxBytesInFlight); nil when unbounded.
 	budget *transport.ReadBudget
 
-	epoch     time.Time // origin of the sessions' instants
-	closing   atomic.Bool
+	epoch   time.Time // origin of the sessions' instants
+	closing atomic.Bool
 	// httpServers are the http.Servers whose Shutdown begins this one's;
 	// lastHTTPServer is the one the last request came from, checked first.
 	httpServers    sync.Map // *http.Server -> struct{}
 	lastHTTPServer atomic.Pointer[http.Server]
-	closeOnce sync.Once
-	stats     serverStats
+	closeOnce      sync.Once
+	stats          serverStats
 
 	pathWarned atomic.Bool // a request outside Options.Path was logged
 }

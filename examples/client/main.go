@@ -16,7 +16,6 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/examples/internal/cli"
 )
 
 func main() {
@@ -32,23 +32,18 @@ func main() {
 
 func run() int {
 	rawURL := flag.String("url", "http://127.0.0.1:3000", "server URL (http, https, ws or wss); its path, if any, is the Engine.IO path")
-	mode := flag.String("transport", "upgrade", "polling, websocket, or upgrade (polling, then WebSocket)")
+	mode := flag.String("transport", "upgrade", cli.TransportModes)
 	path := flag.String("path", "", "Engine.IO path when the URL has none (default /engine.io/)")
 	wait := flag.Duration("wait", 0, "at the end of input, keep printing received messages this long before closing")
 	verbose := flag.Bool("v", false, "log debug messages to standard error")
 	flag.Parse()
 
-	opts := &eio.ClientOptions{Path: *path}
-	switch *mode {
-	case "polling":
-		opts.Transports = []string{eio.TransportPolling}
-	case "websocket":
-		opts.Transports = []string{eio.TransportWebSocket}
-	case "upgrade":
-	default:
-		fmt.Fprintf(os.Stderr, "client: unknown -transport %q (want polling, websocket or upgrade)\n", *mode)
+	transports, err := cli.Transports(*mode)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
 		return 2
 	}
+	opts := &eio.ClientOptions{Path: *path, Transports: transports}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -65,8 +60,8 @@ func run() int {
 
 	// Standard input is read on a goroutine of its own: a read from it
 	// cannot be interrupted, and the process exit ends it.
-	lines := make(chan []byte)
-	go readLines(os.Stdin, lines)
+	lines := make(chan string)
+	go cli.ReadLines(os.Stdin, lines)
 
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
@@ -87,7 +82,7 @@ func run() int {
 				}
 				return drain(c, out, 0)
 			}
-			if err := c.Send(line); err != nil {
+			if err := c.Send([]byte(line)); err != nil {
 				fmt.Fprintln(os.Stderr, "client: send:", err)
 			}
 		case ev, ok := <-c.Events():
@@ -164,13 +159,4 @@ func drain(c *eio.Client, out *bufio.Writer, code int) int {
 		}
 	}
 	return code
-}
-
-func readLines(r io.Reader, lines chan<- []byte) {
-	defer close(lines)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		lines <- append([]byte(nil), sc.Bytes()...)
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,5 +158,130 @@ func SendNumbered(t testing.TB, c *eio.Client, count int, concurrently bool) {
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Ticker calls f(0), f(1), ... every d on a goroutine of its own, as an
+// application that emits steadily, until Stop or until f fails (which
+// fails the test). Start one with Every.
+type Ticker struct {
+	mu   sync.Mutex // held around each call of f
+	Sent Log[int]   // the calls that succeeded
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// Every starts a Ticker calling f every d; it is stopped at the test's
+// cleanup.
+func Every(t testing.TB, d time.Duration, f func(n int) error) *Ticker {
+	k := &Ticker{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-k.quit:
+				return
+			case <-tick.C:
+				k.mu.Lock()
+				err := f(n)
+				k.mu.Unlock()
+				if err != nil {
+					t.Errorf("call %d: %v", n, err)
+					return
+				}
+				k.Sent.Add(n)
+			}
+		}
+	}()
+	t.Cleanup(func() { k.Stop() })
+	return k
+}
+
+// Stop stops the ticker, waits for its goroutine, and returns how many
+// calls succeeded. It may be called more than once.
+func (k *Ticker) Stop() int {
+	k.once.Do(func() { close(k.quit) })
+	<-k.done
+	return len(k.Sent.All())
+}
+
+// AtQuietMoment calls f at a moment when quiet returns true, with no call
+// of the ticker's f under way or starting between the check and f. It
+// looks every millisecond, up to Wait, and fails the test if no such
+// moment comes.
+func (k *Ticker) AtQuietMoment(t testing.TB, quiet func() bool, f func()) {
+	t.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		k.mu.Lock()
+		if quiet() {
+			f()
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("no quiet moment came")
+		}
+		time.Sleep(time.Millisecond) // looking for a quiet moment is about time
+	}
+}
+
+// Log is a list that goroutines append to and a test waits on. The zero
+// Log is ready to use.
+type Log[T any] struct {
+	mu      sync.Mutex
+	vals    []T
+	changed chan struct{} // capacity 1, made on first use
+}
+
+func (l *Log[T]) signal() chan struct{} {
+	if l.changed == nil {
+		l.changed = make(chan struct{}, 1)
+	}
+	return l.changed
+}
+
+// Add appends v.
+func (l *Log[T]) Add(v T) {
+	l.mu.Lock()
+	l.vals = append(l.vals, v)
+	ch := l.signal()
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// All returns what was added so far.
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.vals[:len(l.vals):len(l.vals)]
+}
+
+// Wait waits, up to Wait, until done (given what was added so far) returns
+// true, and returns that; it fails the test, saying it waited for what,
+// otherwise.
+func (l *Log[T]) Wait(t testing.TB, what string, done func([]T) bool) []T {
+	t.Helper()
+	deadline := time.After(Wait)
+	for {
+		l.mu.Lock()
+		vals := l.vals[:len(l.vals):len(l.vals)]
+		ch := l.signal()
+		l.mu.Unlock()
+		if done(vals) {
+			return vals
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no %s in time (%d entries)", what, len(vals))
+		}
 	}
 }

@@ -66,6 +66,10 @@ type Process struct {
 	cmd    *exec.Cmd
 	stderr *LockedBuffer
 	done   chan struct{}
+
+	mu      sync.Mutex
+	lines   []string      // stdout after the "listening on" line
+	changed chan struct{} // capacity 1: a line was added, or stdout ended
 }
 
 // Start runs name with args in dir and waits for a stdout line starting
@@ -80,7 +84,7 @@ func Start(t testing.TB, dir, name string, args ...string) (*Process, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{cmd: cmd, stderr: &LockedBuffer{}, done: make(chan struct{})}
+	p := &Process{cmd: cmd, stderr: &LockedBuffer{}, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -89,14 +93,24 @@ func Start(t testing.TB, dir, name string, args ...string) (*Process, string) {
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
 		sent := false
 		for sc.Scan() {
-			if line := sc.Text(); !sent && strings.HasPrefix(line, "listening on ") {
+			line := sc.Text()
+			if !sent && strings.HasPrefix(line, "listening on ") {
 				lines <- strings.TrimPrefix(line, "listening on ")
 				sent = true
+				continue
+			}
+			if sent {
+				p.mu.Lock()
+				p.lines = append(p.lines, line)
+				p.mu.Unlock()
+				p.signal()
 			}
 		}
 		close(lines)
+		defer p.signal()
 		_, _ = io.Copy(io.Discard, stdout)
 		_ = cmd.Wait()
 	}()
@@ -124,6 +138,51 @@ func Start(t testing.TB, dir, name string, args ...string) (*Process, string) {
 	}
 	return nil, ""
 }
+
+func (p *Process) signal() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Output returns the lines the process has written to stdout after its
+// "listening on" line, so far.
+func (p *Process) Output() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lines[:len(p.lines):len(p.lines)]
+}
+
+// WaitOutput waits until done, given the stdout lines so far (see Output),
+// returns true, and returns those lines. It fails the test if that takes
+// longer than timeout or the process exits first.
+func (p *Process) WaitOutput(t testing.TB, timeout time.Duration, done func(lines []string) bool) []string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		lines := p.Output()
+		if done(lines) {
+			return lines
+		}
+		select {
+		case <-p.changed:
+		case <-p.done:
+			if lines := p.Output(); done(lines) {
+				return lines
+			}
+			t.Fatalf("process exited; stdout so far:\n%s\nstderr:\n%s", strings.Join(p.Output(), "\n"), p.stderr.String())
+		case <-deadline:
+			t.Fatalf("no expected output in %v; stdout so far:\n%s", timeout, strings.Join(p.Output(), "\n"))
+		}
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Exited is closed once the process has exited and its output is read.
+func (p *Process) Exited() <-chan struct{} { return p.done }
 
 // Kill stops the process at once, as a crash would, and waits for it.
 func (p *Process) Kill() {

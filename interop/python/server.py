@@ -97,6 +97,12 @@ async def main():
             return
         await eio.send(sid, data)
 
+    await serve(app, args)
+
+
+async def serve(app, args):
+    """Serve app on 127.0.0.1 at args["port"] (0: any free port), print
+    "listening on URL", and return after SIGTERM or SIGINT."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", int(args.get("port", "0")))
