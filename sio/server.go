@@ -48,16 +48,15 @@ type Server struct {
 	timeouts []*conn // connections that have joined no namespace yet, oldest first
 	timer    *time.Timer
 
-	ctx       context.Context // ends when the server closes; middleware runs under it
-	cancel    context.CancelFunc
-	jobs      sync.WaitGroup // connect jobs (middleware, remote restores)
-	closing   atomic.Bool
-	dropping  chan struct{} // closed by Close: events nobody reads are dropped
-	dropOnce  sync.Once
-	done      chan struct{} // closed when the loop has ended
-	closeOnce sync.Once
-	tag       string // this server's mark in recovery offsets
-	dropped   atomic.Uint64
+	ctx      context.Context // ends when the server closes; middleware runs under it
+	cancel   context.CancelFunc
+	jobs     sync.WaitGroup // connect jobs (middleware, remote restores)
+	closing  atomic.Bool
+	dropping chan struct{} // closed by Close: events nobody reads are dropped
+	dropOnce sync.Once
+	done     chan struct{} // closed when the loop has ended
+	tag      string        // this server's mark in recovery offsets
+	dropped  atomic.Uint64
 }
 
 // adapter reaches the other nodes of a cluster: what a Broadcast does

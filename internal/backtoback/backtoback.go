@@ -187,19 +187,17 @@ func (t Target) secondWebSocket(ctx context.Context, sid string) error {
 		return fmt.Errorf("second websocket: %w", err)
 	}
 	defer second.Close()
-	for {
-		f, err := second.read()
-		var ce closeFrame
-		switch {
-		case errors.As(err, &ce) && ce.code == ws.StatusNoStatusRcvd:
-			return nil
-		case errors.As(err, &ce):
-			return fmt.Errorf("second websocket closed with status %d, want a close frame without one (as the reference's)", ce.code)
-		case err != nil:
-			return fmt.Errorf("second websocket: %w", err)
-		}
-		return fmt.Errorf("second websocket received %q, want it closed with nothing sent", f)
+	f, err := second.read()
+	var ce closeFrame
+	switch {
+	case errors.As(err, &ce) && ce.code == ws.StatusNoStatusRcvd:
+		return nil
+	case errors.As(err, &ce):
+		return fmt.Errorf("second websocket closed with status %d, want a close frame without one (as the reference's)", ce.code)
+	case err != nil:
+		return fmt.Errorf("second websocket: %w", err)
 	}
+	return fmt.Errorf("second websocket received %q, want it closed with nothing sent", f)
 }
 
 // handshake opens a polling session and returns its sid.

@@ -131,7 +131,7 @@ func FuzzDecoder(f *testing.F) {
 // back to the same values.
 func FuzzArgs(f *testing.F) {
 	f.Add("chat", "hello", []byte{1, 2, 3}, 1.5, true)
-	f.Add("\u2028<>&", "\x00\"\\\xff", []byte{}, -0.0, false)
+	f.Add("\u2028<>&", "\x00\"\\\xff", []byte{}, math.Copysign(0, -1), false)
 	f.Add("1", "", []byte(nil), 1e300, false)
 	f.Add("connect", "x", []byte("x"), 0.0, true)
 	f.Fuzz(func(t *testing.T, name, s string, b []byte, n float64, nest bool) {
