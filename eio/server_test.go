@@ -494,6 +494,8 @@ func TestServerDisconnectDuringUpgrade(t *testing.T) {
 		p.expect("4more")
 	}
 	p.expect("1")
+	// The upgrade did happen, on the way out: it is reported, in order.
+	expectEvent(t, srv, EventUpgrade, sid)
 	if ev := expectEvent(t, srv, EventDisconnect, sid); ev.Reason != ReasonServerDisconnect {
 		t.Fatalf("reason %v", ev.Reason)
 	}

@@ -100,6 +100,9 @@ func (r *rawClient) next() wire.Packet {
 			if !ok || ev.Type == eio.EventDisconnect {
 				r.t.Fatalf("connection ended (%v) while waiting for a packet", ev.Reason)
 			}
+			if ev.Type != eio.EventMessage {
+				continue // the upgrade to WebSocket
+			}
 			p, done, err := r.dec.Add(ev.Data, ev.Binary)
 			if err != nil {
 				r.t.Fatalf("server sent a bad packet %q: %v", ev.Data, err)
