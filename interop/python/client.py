@@ -21,7 +21,20 @@ large = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 close_by = sys.argv[5] if len(sys.argv) > 5 else "client"
 
 transports = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}[mode]
-eio = engineio.Client(request_timeout=10)
+
+
+class OrderedClient(engineio.Client):
+    """python-engineio runs each message handler in a thread of its own
+    (run_async=True), so the application may see messages in another order
+    than they arrived. This client runs them in its read loop, in order:
+    the order the test checks is then the server's."""
+
+    def _trigger_event(self, event, *args, **kwargs):
+        kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+eio = OrderedClient(request_timeout=10)
 summary = {"openTransport": None, "finalTransport": None, "text": None, "binary": None,
            "largeOK": large == 0, "inOrder": 0, "duplicates": 0, "outOfOrder": 0,
            "disconnected": False, "error": None}

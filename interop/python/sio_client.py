@@ -14,7 +14,24 @@ import sys
 import threading
 import time
 
+import engineio
 import socketio
+
+
+class OrderedEngineIOClient(engineio.Client):
+    """python-engineio runs each message handler in a thread of its own
+    (run_async=True), so events may reach the application in another order
+    than they arrived. This one runs them in its read loop, in order: the
+    order the test checks is then the server's."""
+
+    def _trigger_event(self, event, *args, **kwargs):
+        kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class OrderedClient(socketio.Client):
+    def _engineio_client_class(self):
+        return OrderedEngineIOClient
 
 url, mode = sys.argv[1], sys.argv[2]
 transports = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}[mode]
@@ -45,7 +62,7 @@ class Waiter:
 
 
 def client(namespaces, auth=None, handlers=None):
-    c = socketio.Client(request_timeout=10)
+    c = OrderedClient(request_timeout=10)
     w = Waiter()
     for ns in namespaces:
         for name in ["welcome", "echo", "answer-was", "room-msg", "room-ack-result", "disconnect-seen"]:
