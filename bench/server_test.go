@@ -185,8 +185,11 @@ func (s *server) runtimeStats(b testing.TB) (heap int64, goroutines int) {
 }
 
 // rss returns the server process's resident set size in bytes.
-func (s *server) rss(b testing.TB) int64 {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.proc.Pid()) + "/status")
+func (s *server) rss(b testing.TB) int64 { return processRSS(b, s.proc.Pid()) }
+
+// processRSS returns the resident set size of process pid in bytes.
+func processRSS(b testing.TB, pid int) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		b.Fatalf("reading server RSS: %v", err)
 	}
