@@ -235,9 +235,12 @@ func machineLines() string {
 	if pinned() {
 		pin = "servers pinned to CPU 0 and the load generators to CPU 1 (taskset)"
 	}
-	return fmt.Sprintf("- Machine: %s, %d cores, %s\n- Placement: %s\n- Load average when the run ended: %s\n",
-		cpuModel(), cpuCount(), runtime.Version(), pin, loadAverage())
+	return fmt.Sprintf("- Machine: %s, %d cores, %s\n- Placement: %s\n- Load average (1, 5, 15 min) when the run began: %s; when it ended: %s\n",
+		cpuModel(), cpuCount(), runtime.Version(), pin, startLoad, loadAverage())
 }
+
+// startLoad is the machine's load average when the benchmarks began.
+var startLoad = loadAverage()
 
 // loadAverage is the machine's 1, 5 and 15 minute load averages: other
 // work on a shared machine moves the figures.

@@ -69,6 +69,7 @@ func BenchmarkScale(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(controlClient.CloseIdleConnections)
 	var f scaleFigures
 	for range b.N {
 		f = runScale(b, cfg, natsBin, clusterBin, loadBin)
@@ -169,6 +170,8 @@ type scaleFigures struct {
 	sessions int
 
 	rampSeconds, rampPerSec, rampPerCPU float64
+	rampServersCPU, rampLoadgensCPU     float64 // share of one core they used
+	rampIdleCPU0, rampIdleCPU1          float64 // share of each CPU idle, 0 to 1
 
 	idleCPU0, idleMachine   float64 // share of the CPU idle, 0 to 1
 	serversCPU, loadgensCPU float64 // share of one core they used
@@ -241,14 +244,21 @@ func runScale(b *testing.B, cfg scaleConfig, natsBin, clusterBin, loadBin string
 
 	f := scaleFigures{sessions: cfg.sessions}
 	// The ramp: every generator opens its sessions at once.
-	cpu0 := sumCPU(b, servers)
+	rampStat0, cpu0, rampLoad0 := readProcStat(b), sumCPU(b, servers), sumCPU(b, loadPids)
 	start := time.Now()
 	eachGen(b, gens, func(g *loadGen) error { return g.post("/dial") })
 	f.rampSeconds = time.Since(start).Seconds()
 	f.rampPerSec = float64(cfg.sessions) / f.rampSeconds
-	if cpu := sumCPU(b, servers) - cpu0; cpu > 0 {
+	rampStat1, cpu1, rampLoad1 := readProcStat(b), sumCPU(b, servers), sumCPU(b, loadPids)
+	if cpu := cpu1 - cpu0; cpu > 0 {
 		f.rampPerCPU = float64(cfg.sessions) / cpu.Seconds()
 	}
+	// How much of the machine the ramp had: what limits the rate on a
+	// machine shared with other work.
+	f.rampServersCPU = (cpu1 - cpu0).Seconds() / f.rampSeconds
+	f.rampLoadgensCPU = (rampLoad1 - rampLoad0).Seconds() / f.rampSeconds
+	f.rampIdleCPU0 = rampStat1["cpu0"].idleSince(rampStat0["cpu0"])
+	f.rampIdleCPU1 = rampStat1["cpu1"].idleSince(rampStat0["cpu1"])
 
 	// Idle: the readers park, the runtime collects the ramp's garbage;
 	// then the CPU is watched while nothing but heartbeats happens.
@@ -516,7 +526,9 @@ func (f scaleFigures) section(cfg scaleConfig) string {
 	row("Broadcast reaches all sessions, p99", fmt.Sprintf("%.0f ms", f.reachAll.p99), "the same, 99th percentile (of 20 rounds: the slowest)")
 	row("Broadcast delivery delay, p50 / p99", fmt.Sprintf("%.0f / %.0f ms", f.delivery.p50, f.delivery.p99), fmt.Sprintf("every delivery of every round: %d of %d received", f.deliveries, f.deliveriesExpected))
 	row("handshakes per second during the ramp", fmt.Sprintf("%.0f", f.rampPerSec), fmt.Sprintf("%d sessions opened in %.1f s, %d at a time per load generator", f.sessions, f.rampSeconds, 32))
-	row("handshakes per second of server CPU during the ramp", fmt.Sprintf("%.0f", f.rampPerCPU), "nodes' and nats-server's CPU time")
+	row("handshakes per second of server CPU during the ramp", fmt.Sprintf("%.0f", f.rampPerCPU), "nodes' and nats-server's CPU time (with the heartbeats of the sessions already open)")
+	row("CPU during the ramp", fmt.Sprintf("servers %.0f%%, load generators %.0f%% of a core", f.rampServersCPU*100, f.rampLoadgensCPU*100),
+		fmt.Sprintf("CPU 0 %.0f%% idle, CPU 1 %.0f%% idle: the rest is other work on the machine", f.rampIdleCPU0*100, f.rampIdleCPU1*100))
 	row("CPU left idle once all are connected: CPU 0 (servers)", fmt.Sprintf("%.1f%%", f.idleCPU0*100), fmt.Sprintf("/proc/stat over %v; load average %s (other work on the shared machine counts here too)", scaleIdleWindow, f.idleLoadavg))
 	row("CPU left idle once all are connected: machine", fmt.Sprintf("%.1f%%", f.idleMachine*100), "both CPUs, /proc/stat")
 	row("servers' own CPU while idle", fmt.Sprintf("%.1f%% of a core", f.serversCPU*100), "the nodes and nats-server: heartbeats (one ping per session every 25 s)")
