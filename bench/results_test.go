@@ -17,7 +17,7 @@ type row struct {
 	scenario string
 	unit     string  // what the figures count, e.g. "msgs/cpu-s"
 	chanio   float64 // chanio's figure
-	baseline float64 // the bare gobwas/ws figure in the same run, or 0
+	baseline float64 // the baseline's figure in the same run (bare gobwas/ws, or Node where the scenario says so), or 0
 	target   target
 }
 
@@ -35,10 +35,6 @@ func atLeastRatio(x float64) target {
 
 func atMostRatio(x float64) target {
 	return target{fmt.Sprintf("<= %.2gx baseline", x), func(r row) bool { return r.baseline > 0 && r.chanio/r.baseline <= x }}
-}
-
-func atLeast(v float64, why string) target {
-	return target{fmt.Sprintf(">= %s (%s)", humanize(v), why), func(r row) bool { return r.chanio >= v }}
 }
 
 // measured is the target of figures the issue sets no bound for.
