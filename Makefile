@@ -11,7 +11,7 @@ STATICCHECK_VERSION := v0.7.0
 APT_PACKAGES := python3-engineio python3-socketio python3-websocket python3-aiohttp python3-requests chromium
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test test-unit bench bench-micro fuzz lint interop deps deps-apt deps-js deps-chat deps-sio-chat run run-sio run-cluster clean
+.PHONY: all test test-unit bench bench-scale bench-micro fuzz lint interop deps deps-apt deps-js deps-chat deps-sio-chat run run-sio run-cluster clean
 
 all: lint test
 
@@ -65,6 +65,23 @@ interop: deps
 bench:
 	CHANIO_BENCH_RESULTS=$(CURDIR)/bench/RESULTS.md CHANIO_BENCH_COMMAND="make bench BENCHTIME=$(BENCHTIME)" \
 		$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -timeout=20m ./bench
+
+## bench-scale: 100,000 concurrent WebSocket sessions on six examples/cluster
+## nodes joined over an external nats-server, held by six load-generator
+## processes (bench/scale_test.go); takes minutes and writes its own section
+## of bench/RESULTS.md. Not part of .ci/run. It raises the open-files limit to
+## the hard limit (the most a user may without root) and checks it and the
+## ephemeral port range, which it cannot change without root.
+bench-scale: $(BIN)/nats-server
+	@ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; \
+	echo "open files per process: $$(ulimit -n); ephemeral ports: $$(cat /proc/sys/net/ipv4/ip_local_port_range)"; \
+	CHANIO_NATS_SERVER=$(BIN)/nats-server CHANIO_SCALE_NOFILE="$$(ulimit -n)" \
+	CHANIO_BENCH_RESULTS=$(CURDIR)/bench/RESULTS.md \
+		$(GO) test -run='^$$' -bench='^BenchmarkScale$$' -benchtime=1x -timeout=30m ./bench
+
+# nats-server for bench-scale, from the module version go.mod pins.
+$(BIN)/nats-server: go.mod go.sum
+	$(GO) build -o $@ github.com/nats-io/nats-server/v2
 
 ## bench-micro: the codec, actor and transport micro-benchmarks.
 bench-micro:

@@ -12,12 +12,17 @@ var (
 	chanioBinary   string
 	baselineBinary string
 	sioBinary      string
+
+	// binDir is where TestMain builds them; programs only some benchmarks
+	// need are built there when they run.
+	binDir string
 )
 
 // TestMain builds the programs the tests run; testpeer.Main ends with
 // goleak.VerifyTestMain, so no test may leave a goroutine behind.
 func TestMain(m *testing.M) {
 	testpeer.Main(m, func(dir string) (err error) {
+		binDir = dir
 		if chanioBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", false); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 
 // server is a server under test, running in its own process.
 type server struct {
-	name string // "chanio" or "baseline"
+	name string // "chanio", "baseline" (bare gobwas/ws) or "node" (Node's engine.io)
 	proc *testpeer.Process
 	url  string // ws://host:port/path?query for a WebSocket session
 	base string // http://host:port
@@ -32,6 +32,9 @@ type server struct {
 // there), so that the load generator has the other core.
 func startServer(b testing.TB, name string, args ...string) *server {
 	b.Helper()
+	if name == "node" {
+		return startNode(b, args...)
+	}
 	bin := baselineBinary
 	if name == "chanio" {
 		bin = chanioBinary
@@ -56,6 +59,35 @@ func startServer(b testing.TB, name string, args ...string) *server {
 		s.url = url
 		s.base = "http" + strings.TrimSuffix(strings.TrimPrefix(url, "ws"), "/")
 	}
+	return s
+}
+
+// startNode starts Node's engine.io server (interop/js/eio-bench-server.js,
+// the npm engine.io pinned there) pinned to CPU 0, as startServer does
+// the others. Of args it understands "-debug-addr ADDR" alone; it skips
+// the benchmark when node or the npm package is missing (make deps).
+func startNode(b testing.TB, args ...string) *server {
+	b.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		b.Skip("node is not installed: make deps")
+	}
+	js := filepath.Join(repoDir(), "interop", "js")
+	if _, err := os.Stat(filepath.Join(js, "node_modules", "engine.io")); err != nil {
+		b.Skip("the npm package engine.io is not installed: make deps")
+	}
+	cmdArgs := []string{"--expose-gc", filepath.Join(js, "eio-bench-server.js")}
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-debug-addr" {
+			cmdArgs = append(cmdArgs, "debug="+args[i+1])
+		}
+	}
+	cmd := "node"
+	if pinned() {
+		cmd, cmdArgs = "taskset", append([]string{"-c", "0", cmd}, cmdArgs...)
+	}
+	proc, url := testpeer.Start(b, "", cmd, cmdArgs...)
+	s := &server{name: "node", proc: proc, eio: true, base: strings.TrimSuffix(url, "/engine.io/")}
+	s.url = "ws" + strings.TrimPrefix(s.base, "http") + "/engine.io/?EIO=4&transport=websocket"
 	return s
 }
 
@@ -153,8 +185,11 @@ func (s *server) runtimeStats(b testing.TB) (heap int64, goroutines int) {
 }
 
 // rss returns the server process's resident set size in bytes.
-func (s *server) rss(b testing.TB) int64 {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.proc.Pid()) + "/status")
+func (s *server) rss(b testing.TB) int64 { return processRSS(b, s.proc.Pid()) }
+
+// processRSS returns the resident set size of process pid in bytes.
+func processRSS(b testing.TB, pid int) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		b.Fatalf("reading server RSS: %v", err)
 	}

@@ -190,10 +190,7 @@ func BenchmarkSioAckEcho(b *testing.B) {
 			b.ResetTimer()
 			r := runSioEcho(b, s, clients, b.N, window, size)
 			b.StopTimer()
-			b.ReportMetric(r.msgsPerSec(), "acks/s")
-			b.ReportMetric(r.msgsPerCPU(), "acks/cpu-s")
-			b.ReportMetric(float64(r.p50.Microseconds()), "p50-µs")
-			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
+			r.report(b, "acks")
 			if kind == "node" {
 				nodeSioFigures["ack"], nodeSioFigures["ack-p99"] = r.msgsPerCPU(), float64(r.p99.Microseconds())
 				return

@@ -169,6 +169,15 @@ func (r echoResult) msgsPerCPU() float64 {
 	return float64(r.msgs) / r.cpu.Seconds()
 }
 
+// report reports r's rates (unit per second and per second of server
+// CPU) and latencies as b's metrics.
+func (r echoResult) report(b *testing.B, unit string) {
+	b.ReportMetric(r.msgsPerSec(), unit+"/s")
+	b.ReportMetric(r.msgsPerCPU(), unit+"/cpu-s")
+	b.ReportMetric(float64(r.p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
+}
+
 // runEcho exchanges total messages over clients, each keeping window
 // messages in flight, and measures the server's CPU time and the latency
 // of every echo.
