@@ -34,9 +34,9 @@ type wtEcho struct {
 	wg sync.WaitGroup // the closes "close me" starts
 }
 
-// startWTEcho starts a wtEcho on a loopback UDP port that accepts
-// sessions from pages of origin (any origin if empty).
-func startWTEcho(t testing.TB, origin string) *wtEcho {
+// startWTEcho starts a wtEcho on the loopback UDP address addr that
+// accepts sessions from pages of origin (any origin if empty).
+func startWTEcho(t testing.TB, addr, origin string) *wtEcho {
 	t.Helper()
 	cert, err := devcert.Generate(0)
 	if err != nil {
@@ -49,7 +49,7 @@ func startWTEcho(t testing.TB, origin string) *wtEcho {
 		CheckOrigin: func(r *http.Request) bool { return origin == "" || r.Header.Get("Origin") == origin },
 		Conn:        transport.WebTransportOptions{MaxPayload: 1_000_000, WriteTimeout: 10 * time.Second},
 	})
-	addr, err := e.srv.Listen("127.0.0.1:0")
+	local, err := e.srv.Listen(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func startWTEcho(t testing.TB, origin string) *wtEcho {
 		e.srv.Close()
 		e.wg.Wait()
 	})
-	e.url = "https://" + addr.String() + "/engine.io/"
+	e.url = "https://" + local.String() + "/engine.io/"
 	return e
 }
 
@@ -158,7 +158,10 @@ type wtBrowserSummary struct {
 func TestBrowserWebTransport(t *testing.T) {
 	requireChromium(t)
 	page := wtPage(t)
-	echo := startWTEcho(t, page.URL)
+	// HTTP/3 on the UDP port of the same number as the page's TCP port,
+	// as a server that serves both would: engine.io-client opens
+	// WebTransport to the host and port of its other transports.
+	echo := startWTEcho(t, page.Listener.Addr().String(), page.URL)
 	for _, tc := range []struct {
 		name       string
 		trust      string // how Chromium trusts the certificate
