@@ -432,9 +432,10 @@ type WebTransportConn struct {
 	release func()              // a client's: closes its QUIC connection and socket
 
 	// Read side, owned by Handshake and then by the reader.
-	dec     codec.StreamDecoder
-	pending []codec.Packet // decoded with the open packet, for the reader
-	small   [512]byte      // what an idle reader reads into
+	dec        codec.StreamDecoder
+	pending    []codec.Packet // decoded with the open packet, for the reader
+	pendingErr error          // the decoder's error after them, for the reader
+	small      [512]byte      // what an idle reader reads into
 
 	wmu sync.Mutex // serialises writes
 
@@ -502,7 +503,13 @@ func (c *WebTransportConn) handshake(ctx context.Context) (string, error) {
 		n, err := str.Read(c.small[:])
 		if n > 0 {
 			if err := c.dec.Decode(c.small[:n], keep); err != nil {
-				return "", err
+				if len(c.pending) == 0 {
+					return "", err
+				}
+				// A bad frame after the open packet: the session opens,
+				// and its reader ends with the error after the packets
+				// before it, as the reference's would.
+				c.pendingErr = err
 			}
 		}
 		if err != nil && len(c.pending) == 0 {
@@ -623,6 +630,9 @@ func (c *WebTransportConn) read(deliver func(codec.Packet) error) error {
 		}
 	}
 	c.pending = nil
+	if c.pendingErr != nil {
+		return &readError{c.pendingErr}
+	}
 	var big *[]byte
 	defer func() {
 		if big != nil {

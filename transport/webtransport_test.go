@@ -714,3 +714,48 @@ func TestWebTransportMisuse(t *testing.T) {
 	}
 	client.Close()
 }
+
+// TestWebTransportGarbage: a bad frame after the handshake ends the
+// connection with the decoder's error, after the packets before it were
+// delivered, and the peer sees its session end.
+func TestWebTransportGarbage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		garbage  []byte
+		sentinel error
+	}{
+		{"zero length", []byte{0x00}, codec.ErrEmptyPacket},
+		{"unknown type", []byte{0x02, '9', '9'}, codec.ErrUnknownType},
+		{"invalid UTF-8", []byte{0x03, '4', 0xff, 0xfe}, codec.ErrInvalidUTF8},
+		{"declared past MaxPayload", []byte{0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, codec.ErrTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startWT(t, transport.WebTransportOptions{MaxPayload: 1000})
+			sess := rawSession(t, s)
+			str, err := sess.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := codec.AppendStreamFrames(nil, []codec.Packet{{Type: codec.Open}, msg("before")})
+			if _, err := str.Write(append(in, tc.garbage...)); err != nil {
+				t.Fatal(err)
+			}
+			server, _ := s.handshake(t)
+			r := collect(t, server)
+			if p := r.next(t); string(p.Data) != "before" {
+				t.Fatalf("got %v", p)
+			}
+			var se *codec.SyntaxError
+			if err := r.ended(t); !errors.Is(err, tc.sentinel) || !errors.As(err, &se) {
+				t.Fatalf("the reader ended with %v, want a *codec.SyntaxError wrapping %v", err, tc.sentinel)
+			}
+			select {
+			case <-sess.Context().Done():
+			case <-time.After(waitLimit):
+				t.Fatal("the client's session stays open")
+			}
+		})
+	}
+}
