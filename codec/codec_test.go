@@ -71,7 +71,7 @@ var sentinels = []error{
 	codec.ErrEmptyPacket, codec.ErrEmptyPayload, codec.ErrUnknownType,
 	codec.ErrBadBase64, codec.ErrBadLength, codec.ErrTruncated,
 	codec.ErrTooManyPackets, codec.ErrTooLarge, codec.ErrBadHandshake,
-	codec.ErrBadVersion,
+	codec.ErrBadVersion, codec.ErrInvalidUTF8,
 }
 
 // checkDecodeError checks the contract for any decoder error: a

@@ -6,7 +6,10 @@
 // carries a payload of several packets: [AppendPayload] and [DecodePayload]
 // (and, for protocol 3 clients that read and post binary bodies,
 // [AppendBinaryPayload] and [DecodeBinaryPayload]; for those that asked
-// for base64 on a WebSocket, [AppendBase64Frame]). [AppendHandshake],
+// for base64 on a WebSocket, [AppendBase64Frame]). A WebTransport stream
+// carries packets one after another, each behind a length header:
+// [AppendStreamFrame] writes them and a [StreamDecoder] reads them as the
+// stream's bytes arrive. [AppendHandshake],
 // [AppendHandshakeV3] and [ParseHandshake] handle the JSON of the open
 // packet.
 //

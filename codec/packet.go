@@ -76,6 +76,7 @@ var (
 	ErrTooLarge       = errors.New("codec: payload too large")
 	ErrBadHandshake   = errors.New("codec: invalid handshake")
 	ErrBadVersion     = errors.New("codec: unsupported protocol version")
+	ErrInvalidUTF8    = errors.New("codec: invalid UTF-8 in text packet")
 )
 
 // SyntaxError reports where a decoder found bad input. Err is one of the
