@@ -271,8 +271,6 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 	sock.state.Store(stateConnected)
 	// The CONNECT answer and the missed packets are queued under n.mu, so
 	// that no broadcast comes between them.
-	defer n.mu.Unlock()
-
 	data := make([]byte, 0, 64)
 	data = append(data, `{"sid":`...)
 	data = appendJSONString(data, sock.id)
@@ -287,6 +285,11 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 			_ = c.write(m.text, m.atts, false)
 		}
 	}
+	n.mu.Unlock()
+	// The event waits for room in the channel with no lock held: the
+	// application may be emitting or joining rooms before it reads on.
+	// The loop delivers it, so it still comes before the socket's
+	// messages and its EventDisconnect.
 	n.deliver(Event{Type: EventConnect, Socket: sock})
 }
 

@@ -573,3 +573,39 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("second Shutdown: %v", err)
 	}
 }
+
+// TestConnectWhileEventsFull: a socket connects while its namespace's
+// channel is full, and the application, before it reads on, emits to the
+// namespace. The loop must not hold the namespace's lock while it waits for
+// room in the channel (the reviewer's deadlock).
+func TestConnectWhileEventsFull(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{EventBuffer: 1})
+	nsp, other := srv.Of("/"), srv.Of("/other")
+	a, _ := joined(t, srv, url, "/")
+	a.emit("/", -1, "x")
+	a.emit("/", -1, "y")
+	expectEvent(t, nsp, sio.EventMessage, "x")
+	// The loop handles a's packets in order: once a has its answer to
+	// this CONNECT, y is in the channel, which is full.
+	a.connect("/other", "")
+	expectEvent(t, other, sio.EventConnect, "")
+	// b gets its CONNECT answer, then the loop waits to hand over b's
+	// connect event.
+	b := dial(t, url)
+	b.connect("/", "")
+	done := make(chan error, 1)
+	go func() { done <- srv.Emit("z") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Emit blocked while the loop waited for room in the channel")
+	}
+	expectEvent(t, nsp, sio.EventMessage, "y")
+	expectEvent(t, nsp, sio.EventConnect, "")
+	a.expect(`2["z"]`)
+	b.expect(`2["z"]`)
+}
