@@ -80,14 +80,15 @@ const (
 	ReasonParseError
 	// ReasonServerShuttingDown: Server.Shutdown or Server.Close.
 	ReasonServerShuttingDown
-	// ReasonForcedServerClose: Socket.Disconnect(true) on this or another
-	// socket of the same connection, or the connect timeout.
+	// ReasonForcedServerClose: the connection joined no namespace within
+	// the connect timeout.
 	ReasonForcedServerClose
 	// ReasonClientNamespaceDisconnect: the client left the namespace and
 	// may stay in others.
 	ReasonClientNamespaceDisconnect
-	// ReasonServerNamespaceDisconnect: Socket.Disconnect(false) or
-	// DisconnectSockets(false).
+	// ReasonServerNamespaceDisconnect: Socket.Disconnect or
+	// DisconnectSockets, on this socket or (with close) another socket of
+	// the same connection.
 	ReasonServerNamespaceDisconnect
 	// ReasonSlowConsumer: the connection's outbound queue passed the
 	// Engine.IO server's MaxQueueBytes. chanio's own reason; the client

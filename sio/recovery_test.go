@@ -120,6 +120,8 @@ func TestRecoveryRefused(t *testing.T) {
 			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
 		{"disconnected by the server", func(s *sio.Socket, _ *rawClient, _ *sio.Server) { _ = s.Disconnect(false) },
 			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
+		{"connection closed by the server", func(s *sio.Socket, _ *rawClient, _ *sio.Server) { _ = s.Disconnect(true) },
+			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -325,27 +326,29 @@ func (s *Socket) Broadcast() Broadcast {
 
 // Disconnect makes the socket leave its namespace: the client gets a
 // DISCONNECT packet and the application an EventDisconnect with
-// [ReasonServerNamespaceDisconnect]. With close, the client's whole
-// connection is closed instead, and all its sockets leave with
-// [ReasonForcedServerClose]. It never waits; a socket that has left is
+// [ReasonServerNamespaceDisconnect]. With close, every socket of the
+// client's connection leaves that way, then the connection is closed, as
+// the reference's disconnect(true) does: none of them may come back with
+// connection state recovery. It never waits; a socket that has left is
 // left alone.
 func (s *Socket) Disconnect(close bool) error {
 	srv := s.nsp.srv
 	if close {
+		if !s.Connected() {
+			return nil
+		}
 		c := s.conn
 		srv.post(func() {
-			if c.ended {
+			if c.ended || s.state.Load() != stateConnected {
 				return
 			}
-			// Tell each namespace the client leaves, as the reference
-			// does, then end the connection.
-			for _, sock := range c.sockets {
-				if sock.state.Load() == stateConnected {
+			for _, sock := range slices.Clone(c.sockets) {
+				if sock.state.CompareAndSwap(stateConnected, stateClosed) {
 					_ = c.writePacket(&wire.Packet{Type: wire.Disconnect, Namespace: sock.nsp.name})
+					srv.removeSocket(sock, ReasonServerNamespaceDisconnect, nil)
 				}
 			}
-			c.forced = ReasonForcedServerClose
-			c.end(ReasonForcedServerClose, nil)
+			c.end(ReasonForcedServerClose, nil) // sockets still in their middleware
 			_ = srv.engine.Disconnect(c.sid)
 		})
 		return nil
