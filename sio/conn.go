@@ -135,10 +135,15 @@ func (c *conn) end(reason Reason, err error) {
 	for len(c.sockets) > 0 {
 		sock := c.sockets[len(c.sockets)-1]
 		c.forget(sock)
-		if sock.state.Swap(stateClosed) == statePending {
+		switch sock.state.Swap(stateClosed) {
+		case statePending:
 			if sock.cancel != nil {
 				sock.cancel() // its connect job sees the end and drops it
 			}
+			continue
+		case stateClosed:
+			// Disconnect(false) has closed it and posted its removal,
+			// which gives the reason.
 			continue
 		}
 		c.srv.removeSocket(sock, reason, err)

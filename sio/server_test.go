@@ -529,6 +529,30 @@ func TestServerDisconnects(t *testing.T) {
 	})
 }
 
+// TestDisconnectThenConnectionEnds: Disconnect(false), then at once the
+// connection ends: the socket leaves for the reason it was disconnected
+// for, whichever of the two the loop sees first. The loop is held up
+// meanwhile (another client's events fill the channel), so that it finds
+// both waiting.
+func TestDisconnectThenConnectionEnds(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{EventBuffer: 1})
+	nsp := srv.Of("/")
+	a, _ := joined(t, srv, url, "/")
+	for i := range 50 {
+		_, s := joined(t, srv, url, "/")
+		a.emit("/", -1, "x")
+		a.emit("/", -1, "x")
+		_ = s.Disconnect(false)
+		_ = srv.Engine().Disconnect(s.EngineID())
+		for range 3 { // a's two events and s's end, in any order
+			if ev := nextEvent(t, nsp); ev.Type == sio.EventDisconnect && ev.Reason != sio.ReasonServerNamespaceDisconnect {
+				t.Fatalf("run %d: reason %v", i, ev.Reason)
+			}
+		}
+	}
+}
+
 // TestConnectTimeout checks that a connection that joins no namespace is
 // closed after ConnectTimeout: the elapsed time is what is tested.
 func TestConnectTimeout(t *testing.T) {
