@@ -137,6 +137,7 @@ func (c *conn) end(reason Reason, err error) {
 		c.forget(sock)
 		switch sock.state.Swap(stateClosed) {
 		case statePending:
+			sock.nsp.cleanup(sock) // the rooms its middleware joined
 			if sock.cancel != nil {
 				sock.cancel() // its connect job sees the end and drops it
 			}

@@ -237,6 +237,7 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 	if err != nil {
 		c.forget(sock)
 		sock.state.Store(stateClosed)
+		n.cleanup(sock)
 		ce, ok := err.(*ConnectError)
 		if !ok && !errors.As(err, &ce) {
 			ce = &ConnectError{Message: err.Error()}
@@ -309,7 +310,24 @@ func (s *Server) removeSocket(sock *Socket, reason Reason, err error) {
 	sock.removed = true
 	n := sock.nsp
 	sock.conn.forget(sock)
+	rooms := n.cleanup(sock)
+	if n.rec != nil && reason.recoverable() {
+		n.rec.persist(sock, rooms)
+	}
+	sock.failAcks()
+	n.deliver(Event{Type: EventDisconnect, Socket: sock, Reason: reason, Err: err})
+	if n.parent != nil && s.opts.CleanupEmptyChildNamespaces {
+		s.removeChild(n)
+	}
+}
+
+// cleanup takes sock out of the namespace and of every room it is in, for
+// good (a Join that follows does nothing), and returns the rooms: the
+// reference's socket._cleanup(). It is for a socket that has left, and
+// for one that never connected (its middleware may have joined rooms).
+func (n *Namespace) cleanup(sock *Socket) []string {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	rooms := sock.rooms
 	sock.rooms = nil
 	sock.left = true
@@ -319,15 +337,7 @@ func (s *Server) removeSocket(sock *Socket, reason Reason, err error) {
 	if n.sockets[sock.id] == sock {
 		delete(n.sockets, sock.id)
 	}
-	n.mu.Unlock()
-	if n.rec != nil && reason.recoverable() {
-		n.rec.persist(sock, rooms)
-	}
-	sock.failAcks()
-	n.deliver(Event{Type: EventDisconnect, Socket: sock, Reason: reason, Err: err})
-	if n.parent != nil && s.opts.CleanupEmptyChildNamespaces {
-		s.removeChild(n)
-	}
+	return rooms
 }
 
 // joinLocked puts sock in room; n.mu is held.

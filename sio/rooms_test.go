@@ -339,3 +339,53 @@ func httpDo(t *testing.T, method, url, body string) (int, string) {
 	}
 	return resp.StatusCode, sb.String()
 }
+
+// TestRoomsOfSocketsThatNeverConnect: a socket whose middleware joins a
+// room and then refuses it, or whose client goes away while the middleware
+// runs, leaves the room: the reference's socket._cleanup() in both cases.
+// No event is delivered for it.
+func TestRoomsOfSocketsThatNeverConnect(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	refused, started, released := make(chan *sio.Socket, 1), make(chan *sio.Socket, 1), make(chan struct{})
+	nsp.Use(func(ctx context.Context, s *sio.Socket) error {
+		switch string(s.Handshake().Auth) {
+		case `{"refuse":true}`:
+			s.Join("refused-room")
+			refused <- s
+			return errors.New("no")
+		case `{"wait":true}`:
+			s.Join("left-room")
+			started <- s
+			<-ctx.Done()
+			s.Join("after-the-end") // a middleware that goes on
+			close(released)
+			return ctx.Err()
+		}
+		return nil
+	})
+	c := dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Data: []byte(`{"refuse":true}`)})
+	c.expect(`4{"message":"no"}`)
+	s := <-refused
+	if got := nsp.Rooms(); len(got) != 0 || s.In("refused-room") || s.Rooms() != nil {
+		t.Fatalf("after a refusal: namespace rooms %v, socket in its room %v, rooms %v", got, s.In("refused-room"), s.Rooms())
+	}
+
+	c2 := dial(t, url)
+	c2.send(wire.Packet{Type: wire.Connect, Data: []byte(`{"wait":true}`)})
+	s = <-started
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := c2.c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-released
+	if got := nsp.Rooms(); len(got) != 0 || s.In("left-room") || s.Rooms() != nil {
+		t.Fatalf("after the client left: namespace rooms %v, socket rooms %v", got, s.Rooms())
+	}
+	// The namespace reported nothing for either: the next event is the
+	// next client's.
+	joined(t, srv, url, "/")
+}
