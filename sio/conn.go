@@ -42,7 +42,7 @@ type conn struct {
 	dec     wire.Decoder
 	sockets []*Socket // one per namespace, pending ones included
 	forced  Reason    // why the server ended the connection, if it did
-	joined  bool      // a socket has connected at least once
+	joined  bool      // a socket has connected (its middleware accepted it) at least once
 	broken  bool      // the client broke the protocol: ignore what follows
 	ended   bool
 }

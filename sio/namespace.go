@@ -181,7 +181,6 @@ func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
 	}
 	sock := newSocket(n, c, p.Data)
 	c.sockets = append(c.sockets, sock)
-	c.joined = true
 
 	pid, offset := recoveryAuth(p.Data)
 	var restored *session
@@ -270,6 +269,7 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 		}
 	}
 	sock.state.Store(stateConnected)
+	c.joined = true
 	// The CONNECT answer and the missed packets are queued under n.mu, so
 	// that no broadcast comes between them.
 	data := make([]byte, 0, 64)

@@ -18,7 +18,8 @@ type Options struct {
 	Engine *eio.Options
 
 	// ConnectTimeout is how long a new Engine.IO connection may go without
-	// joining a namespace before the server closes it. Zero means 45s.
+	// joining a namespace (a CONNECT its middleware accepted) before the
+	// server closes it. Zero means 45s.
 	ConnectTimeout time.Duration
 
 	// MaxAttachments bounds the binary attachments of one incoming packet;

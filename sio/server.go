@@ -371,7 +371,9 @@ func (s *Server) handle(ev eio.Event) {
 }
 
 // expireConnects closes the connections that have joined no namespace
-// within ConnectTimeout.
+// within ConnectTimeout: a CONNECT refused, or whose middleware still
+// runs, does not count, as the reference clears its timer only once a
+// socket has connected.
 func (s *Server) expireConnects() {
 	now := time.Now()
 	i := 0
@@ -381,7 +383,7 @@ func (s *Server) expireConnects() {
 			break
 		}
 		s.timeouts[i] = nil
-		if !c.joined && !c.ended && len(c.sockets) == 0 {
+		if !c.joined && !c.ended {
 			c.forced = ReasonForcedServerClose
 			_ = s.engine.Disconnect(c.sid)
 		}

@@ -554,17 +554,44 @@ func TestDisconnectThenConnectionEnds(t *testing.T) {
 }
 
 // TestConnectTimeout checks that a connection that joins no namespace is
-// closed after ConnectTimeout: the elapsed time is what is tested.
+// closed after ConnectTimeout: the elapsed time is what is tested. A
+// CONNECT that the middleware refuses, or that it has not answered yet,
+// is not a namespace joined (the reference clears its timer only once a
+// socket has connected).
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	_, url := newServer(t, &sio.Options{ConnectTimeout: 100 * time.Millisecond})
-	c := dial(t, url)
-	start := time.Now()
-	if r := c.expectEnd(); r != eio.ReasonServerDisconnect {
-		t.Fatalf("reason %v", r)
-	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Fatalf("closed after %v", d)
+	for _, tc := range []struct {
+		name string
+		auth string // "" sends no CONNECT
+	}{
+		{"no CONNECT", ""},
+		{"refused", `{"refuse":true}`},
+		{"middleware running", `{"wait":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, url := newServer(t, &sio.Options{ConnectTimeout: 100 * time.Millisecond})
+			srv.Use(func(ctx context.Context, s *sio.Socket) error {
+				if string(s.Handshake().Auth) == `{"wait":true}` {
+					<-ctx.Done()
+				}
+				return errors.New("refused")
+			})
+			c := dial(t, url)
+			start := time.Now()
+			if tc.auth != "" {
+				c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(tc.auth)})
+			}
+			if tc.name == "refused" {
+				c.expect(`4{"message":"refused"}`)
+			}
+			if r := c.expectEnd(); r != eio.ReasonServerDisconnect {
+				t.Fatalf("reason %v", r)
+			}
+			if d := time.Since(start); d < 50*time.Millisecond {
+				t.Fatalf("closed after %v", d)
+			}
+		})
 	}
 }
 
