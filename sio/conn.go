@@ -42,9 +42,46 @@ type conn struct {
 	dec     wire.Decoder
 	sockets []*Socket // one per namespace, pending ones included
 	forced  Reason    // why the server ended the connection, if it did
-	joined  bool      // a socket has connected (its middleware accepted it) at least once
 	broken  bool      // the client broke the protocol: ignore what follows
 	ended   bool
+	// Its place in Server.waiting while it is there.
+	prev, next *conn
+	listed     bool
+}
+
+// connList is a list of connections in the order they came, linked
+// through the connections themselves: a connection leaves it at once,
+// wherever it is, when it joins a namespace or ends.
+type connList struct{ head, tail *conn }
+
+// push adds c at the end and reports whether the list was empty.
+func (l *connList) push(c *conn) bool {
+	c.listed, c.prev, c.next = true, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	return l.head == c
+}
+
+// remove takes c out of the list, if it is there.
+func (l *connList) remove(c *conn) {
+	if !c.listed {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.listed, c.prev, c.next = false, nil, nil
 }
 
 func newConn(s *Server, ev eio.Event) *conn {
@@ -132,6 +169,11 @@ func (c *conn) end(reason Reason, err error) {
 		return
 	}
 	c.ended = true
+	// The application may keep the connection's sockets, and so the
+	// connection, for as long as it likes; the server lets go of it, and
+	// of the half of a packet it may have sent (up to MaxPacketBytes).
+	c.srv.waiting.remove(c)
+	c.dec.Reset()
 	for len(c.sockets) > 0 {
 		sock := c.sockets[len(c.sockets)-1]
 		c.forget(sock)

@@ -269,7 +269,7 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 		}
 	}
 	sock.state.Store(stateConnected)
-	c.joined = true
+	s.waiting.remove(c) // it has joined: the connect timeout is over
 	// The CONNECT answer and the missed packets are queued under n.mu, so
 	// that no broadcast comes between them.
 	data := make([]byte, 0, 64)

@@ -44,9 +44,9 @@ type Server struct {
 	wake   chan struct{} // capacity 1
 
 	// Owned by the loop.
-	conns    map[string]*conn
-	timeouts []*conn // connections that have joined no namespace yet, oldest first
-	timer    *time.Timer
+	conns   map[string]*conn
+	waiting connList // connections that have neither joined a namespace nor ended, oldest first
+	timer   *time.Timer
 
 	ctx      context.Context // ends when the server closes; middleware runs under it
 	cancel   context.CancelFunc
@@ -336,8 +336,7 @@ func (s *Server) handle(ev eio.Event) {
 	case eio.EventConnect:
 		c := newConn(s, ev)
 		s.conns[ev.SID] = c
-		s.timeouts = append(s.timeouts, c)
-		if len(s.timeouts) == 1 {
+		if s.waiting.push(c) {
 			s.timer.Reset(s.opts.ConnectTimeout)
 		}
 	case eio.EventMessage:
@@ -376,23 +375,13 @@ func (s *Server) handle(ev eio.Event) {
 // socket has connected.
 func (s *Server) expireConnects() {
 	now := time.Now()
-	i := 0
-	for ; i < len(s.timeouts); i++ {
-		c := s.timeouts[i]
-		if c.deadline().After(now) {
-			break
-		}
-		s.timeouts[i] = nil
-		if !c.joined && !c.ended {
-			c.forced = ReasonForcedServerClose
-			_ = s.engine.Disconnect(c.sid)
-		}
+	for c := s.waiting.head; c != nil && !c.deadline().After(now); c = s.waiting.head {
+		s.waiting.remove(c)
+		c.forced = ReasonForcedServerClose
+		_ = s.engine.Disconnect(c.sid)
 	}
-	s.timeouts = s.timeouts[i:]
-	if len(s.timeouts) > 0 {
-		s.timer.Reset(time.Until(s.timeouts[0].deadline()))
-	} else {
-		s.timeouts = nil
+	if c := s.waiting.head; c != nil {
+		s.timer.Reset(time.Until(c.deadline()))
 	}
 }
 

@@ -662,3 +662,62 @@ func TestConnectWhileEventsFull(t *testing.T) {
 	a.expect(`2["z"]`)
 	b.expect(`2["z"]`)
 }
+
+// TestEndedConnectionsAreLetGo: the server holds a connection for its
+// connect timeout only until it has joined a namespace or ended, and a
+// connection that ends drops the half of a binary packet it had sent (up
+// to MaxPacketBytes), even while the application keeps its sockets.
+func TestEndedConnectionsAreLetGo(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{ConnectTimeout: time.Hour})
+	half := wire.Packet{Type: wire.Event, Data: json.RawMessage(`["x",{"_placeholder":true,"num":0}]`), Attachments: [][]byte{nil}}
+	text, err := wire.Append(nil, &half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeClient := func(c *rawClient) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := c.c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A client that joined.
+	c, s := joined(t, srv, url, "/")
+	if n := sio.ConnectsWaiting(srv); n != 0 {
+		t.Fatalf("%d connections held for the connect timeout after joining", n)
+	}
+	c.sendText(string(text)) // the attachment never comes
+	closeClient(c)
+	expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	if n := sio.AwaitingAttachments(s); n != 0 {
+		t.Fatalf("the ended connection's decoder still waits for %d attachments", n)
+	}
+
+	// A client that leaves while its middleware runs.
+	started, released := make(chan *sio.Socket, 1), make(chan struct{})
+	srv.Of("/slow").Use(func(ctx context.Context, s *sio.Socket) error {
+		started <- s
+		<-ctx.Done()
+		close(released)
+		return ctx.Err()
+	})
+	c = dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Namespace: "/slow"})
+	s = <-started
+	half.Namespace = "/slow"
+	if text, err = wire.Append(nil, &half); err != nil {
+		t.Fatal(err)
+	}
+	c.sendText(string(text))
+	closeClient(c)
+	<-released // the connection has ended
+	if n := sio.AwaitingAttachments(s); n != 0 {
+		t.Fatalf("the ended connection's decoder still waits for %d attachments", n)
+	}
+	if n := sio.ConnectsWaiting(srv); n != 0 {
+		t.Fatalf("%d connections held for the connect timeout after they ended", n)
+	}
+}

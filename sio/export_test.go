@@ -1,0 +1,29 @@
+package sio
+
+// What the tests of package sio_test read of the server's inner state.
+// Each reads on the server's loop, which owns it.
+
+// onLoop runs f on s's loop and returns its result.
+func onLoop[T any](s *Server, f func() T) T {
+	ch := make(chan T, 1)
+	s.post(func() { ch <- f() })
+	return <-ch
+}
+
+// ConnectsWaiting returns how many connections the server holds for its
+// connect timeout.
+func ConnectsWaiting(s *Server) int {
+	return onLoop(s, func() int {
+		n := 0
+		for c := s.waiting.head; c != nil; c = c.next {
+			n++
+		}
+		return n
+	})
+}
+
+// AwaitingAttachments returns how many attachments the decoder of the
+// socket's connection waits for.
+func AwaitingAttachments(sock *Socket) int {
+	return onLoop(sock.nsp.srv, func() int { return sock.conn.dec.Awaiting() })
+}
