@@ -389,3 +389,26 @@ func TestRoomsOfSocketsThatNeverConnect(t *testing.T) {
 	// next client's.
 	joined(t, srv, url, "/")
 }
+
+// TestInWhileLeaving asks a socket whether it is in its own room while it
+// leaves: run with -race, which sees the read and the loop's write.
+func TestInWhileLeaving(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	for range 5 {
+		_, s := joined(t, srv, url, "/")
+		start, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			<-start
+			_ = s.In(s.ID())
+		}()
+		close(start)
+		_ = s.Disconnect(false)
+		<-done
+		expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+		if s.In(s.ID()) {
+			t.Fatal("a socket that has left is in its own room")
+		}
+	}
+}

@@ -302,12 +302,12 @@ func (s *Socket) Rooms() []string {
 
 // In reports whether the socket is in room.
 func (s *Socket) In(room string) bool {
-	if room == s.id {
-		return !s.left
-	}
 	n := s.nsp
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	if room == s.id {
+		return !s.left // s.left is guarded by n.mu
+	}
 	_, in := n.rooms[room][s]
 	return in
 }
