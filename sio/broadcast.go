@@ -368,14 +368,19 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 	var nodes []string
 	if remote {
 		nodes = n.srv.remote.peers()
-		coll.nodes = len(nodes)
 	}
+	// This server counts as a node until it has said how many of its
+	// sockets wait: a socket that leaves meanwhile is counted out
+	// (Socket.failAcks) before it is counted in.
+	coll.nodes = len(nodes) + 1
 	targets := n.awaitAcks(b, id, coll)
-	coll.expect(len(targets), false)
+	if h := n.srv.testAcksAwaited; h != nil {
+		h()
+	}
+	coll.expect(len(targets), true)
 	for _, s := range targets {
-		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil {
-			s.dropAck(id)
-			coll.gone()
+		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil && s.dropAck(id) {
+			coll.gone() // unless failAcks has counted it out already
 		}
 	}
 	var cancelRemote func()

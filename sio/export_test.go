@@ -27,3 +27,8 @@ func ConnectsWaiting(s *Server) int {
 func AwaitingAttachments(sock *Socket) int {
 	return onLoop(sock.nsp.srv, func() int { return sock.conn.dec.Awaiting() })
 }
+
+// SetAcksAwaitedHook has f run in every Broadcast.EmitWithAck of s once
+// the sockets have their waiters, before the event is written to them.
+// Call it before the first emit.
+func SetAcksAwaitedHook(s *Server, f func()) { s.testAcksAwaited = f }

@@ -412,3 +412,45 @@ func TestInWhileLeaving(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastWithAckSocketLeavesBeforeTheWrite: a socket leaves between
+// the moment a broadcast registers its wait for the socket's answer and
+// the moment it writes the event, which then fails. The socket must be
+// counted out once: the broadcast still waits for the other's answer.
+func TestBroadcastWithAckSocketLeavesBeforeTheWrite(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	_, gone := joined(t, srv, url, "/")
+	c, stays := joined(t, srv, url, "/")
+	awaited, release := make(chan struct{}), make(chan struct{})
+	sio.SetAcksAwaitedHook(srv, func() {
+		close(awaited)
+		<-release
+	})
+	type result struct {
+		replies []sio.Reply
+		err     error
+	}
+	got := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		r, err := nsp.EmitWithAck(ctx, "poll")
+		got <- result{r, err}
+	}()
+	<-awaited
+	if err := srv.Engine().Disconnect(gone.EngineID()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expectEvent(t, nsp, sio.EventDisconnect, ""); ev.Socket != gone {
+		t.Fatal("another socket left")
+	}
+	close(release)
+	p := c.next()
+	c.send(wire.Packet{Type: wire.Ack, ID: p.ID, HasID: true, Data: []byte(`["here"]`)})
+	r := <-got
+	if r.err != nil || len(r.replies) != 1 || r.replies[0].SocketID != stays.ID() || argsJSON(r.replies[0].Args) != `["here"]` {
+		t.Fatalf("replies %v, %v", r.replies, r.err)
+	}
+}

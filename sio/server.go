@@ -57,6 +57,11 @@ type Server struct {
 	done     chan struct{} // closed when the loop has ended
 	tag      string        // this server's mark in recovery offsets
 	dropped  atomic.Uint64
+
+	// testAcksAwaited, set by tests before any emit, runs in
+	// Broadcast.EmitWithAck once the sockets have their waiters, before
+	// the event is written to them.
+	testAcksAwaited func()
 }
 
 // adapter reaches the other nodes of a cluster: what a Broadcast does

@@ -181,13 +181,17 @@ func (s *Socket) addAck(id uint64, w ackWaiter) bool {
 	return true
 }
 
-func (s *Socket) dropAck(id uint64) {
+// dropAck forgets the wait for the acknowledgement id, and reports
+// whether it was still there (not answered, nor failed by failAcks).
+func (s *Socket) dropAck(id uint64) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.acks[id]
 	delete(s.acks, id)
 	if len(s.acks) == 0 {
 		s.acks = nil
 	}
-	s.mu.Unlock()
+	return ok
 }
 
 // resolveAck hands an ACK from the client to what waits for it; an ack
