@@ -213,9 +213,14 @@ type packet struct {
 	atts [][]byte
 }
 
-// encodeEvent encodes an EVENT; offset, when not "", is added as the last
-// argument (connection state recovery's packet offset).
-func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, offset string) (packet, error) {
+// offsetRoom is the capacity an encoded event keeps for the recovery
+// offset appended to it (packet.withOffset): a tag of 8 characters, '-', a
+// sequence number in base 36, the quotes and the comma.
+const offsetRoom = 32
+
+// encodeEvent encodes an EVENT, with room spare bytes of capacity after
+// it.
+func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, room int) (packet, error) {
 	if wire.IsReserved(event) {
 		return packet{}, ErrReservedEvent
 	}
@@ -226,15 +231,18 @@ func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, of
 	if err != nil {
 		return packet{}, err
 	}
-	if offset != "" {
-		data = append(data[:len(data)-1], ',')
-		data = appendJSONString(data, offset)
-		data = append(data, ']')
-		*buf = data
-	}
 	p := wire.Packet{Type: wire.Event, Namespace: nsp, ID: id, HasID: hasID, Data: data, Attachments: atts}
-	text, err := wire.Append(make([]byte, 0, wire.Len(&p)), &p)
+	text, err := wire.Append(make([]byte, 0, wire.Len(&p)+room), &p)
 	return packet{text: text, atts: atts}, err
+}
+
+// withOffset appends offset to an encoded event as its last argument
+// (connection state recovery's packet offset): the text ends with the ']'
+// of the event's arguments.
+func (pk *packet) withOffset(offset string) {
+	t := append(pk.text[:len(pk.text)-1], ',')
+	t = appendJSONString(t, offset)
+	pk.text = append(t, ']')
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -258,25 +266,40 @@ func (n *Namespace) broadcast(b bcast, event string, args []any) error {
 		}
 		return nil
 	}
-	offset := ""
-	var seq uint64
-	if n.rec != nil && !b.volatile {
-		seq, offset = n.rec.next()
+	keep := n.rec != nil && !b.volatile
+	room := 0
+	if keep {
+		room = offsetRoom
 	}
-	pk, err := encodeEvent(n.name, 0, false, event, args, offset)
+	pk, err := encodeEvent(n.name, 0, false, event, args, room)
 	if err != nil {
 		return err
 	}
-	n.mu.RLock()
-	if offset != "" {
-		n.rec.store(seq, b, pk)
+	if h := n.srv.testBroadcastEncoded; h != nil {
+		h()
 	}
-	n.sendLocked(b, pk)
-	n.mu.RUnlock()
+	offset := n.sendLocal(b, &pk, keep)
 	if b.local || n.srv.remote == nil {
 		return nil
 	}
 	return n.srv.remote.broadcast(n, b, pk, offset)
+}
+
+// sendLocal writes an encoded packet to the sockets of this server that b
+// selects; with keep, it first gives it its offset and stores it for
+// connection state recovery (see recovery.keep), and returns the offset.
+func (n *Namespace) sendLocal(b bcast, pk *packet, keep bool) string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if !keep {
+		n.sendLocked(b, *pk)
+		return ""
+	}
+	n.rec.sending.Lock()
+	defer n.rec.sending.Unlock()
+	offset := n.rec.keep(b, pk, "")
+	n.sendLocked(b, *pk)
+	return offset
 }
 
 // sendLocked writes an encoded packet to the sockets of this server that b
@@ -360,7 +383,7 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 	}
 	coll := newCollector()
 	id := n.ackIDs.Add(1) - 1
-	pk, err := encodeEvent(n.name, id, true, event, args, "")
+	pk, err := encodeEvent(n.name, id, true, event, args, 0)
 	if err != nil {
 		return nil, err
 	}

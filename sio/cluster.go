@@ -410,9 +410,13 @@ func (a *clusterAdapter) receive(msg *nats.Msg) {
 		pk := packet{text: m.Text, atts: m.Atts}
 		n.mu.RLock()
 		if n.rec != nil && m.Offset != "" {
-			n.rec.add(m.Offset, b, pk)
+			n.rec.sending.Lock()
+			n.rec.keep(b, &pk, m.Offset)
+			n.sendLocked(b, pk)
+			n.rec.sending.Unlock()
+		} else {
+			n.sendLocked(b, pk)
 		}
-		n.sendLocked(b, pk)
 		n.mu.RUnlock()
 	case "apply":
 		if n != nil {
@@ -524,10 +528,9 @@ func (n *Namespace) takeSession(pid, offset string) *sessionWire {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	s := n.rec.restore(pid, offset)
-	if s == nil {
+	if s == nil || !n.rec.fillMissed(s) {
 		return nil
 	}
-	n.rec.fillMissed(s)
 	w := &sessionWire{SID: s.sid, PID: s.pid, Rooms: s.rooms}
 	if b, err := json.Marshal(s.data); err == nil {
 		w.Data = b

@@ -164,8 +164,7 @@ func TestClusterRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client comes back on node b.
-	c := dial(t, b.URL)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, b.URL, pid, offset)
 	ans := c.next()
 	var body struct{ SID, PID string }
 	if err := json.Unmarshal(ans.Data, &body); err != nil || body.SID != s.ID() || body.PID != pid {

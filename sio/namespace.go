@@ -244,18 +244,17 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: n.name, Data: ce.payload()})
 		return
 	}
+	n.mu.Lock()
+	if restored != nil && (n.sockets[restored.sid] != nil || !restored.remote && !n.rec.fillMissed(restored)) {
+		// Its id is still held by a socket that has not left, or packets
+		// it missed have been forgotten since: a fresh socket.
+		restored = nil
+	}
 	if restored != nil {
 		sock.id, sock.pid, sock.recovered = restored.sid, restored.pid, true
 		sock.data = restored.data
 	} else if n.rec != nil {
 		sock.pid = randomID(15)
-	}
-	n.mu.Lock()
-	if n.sockets[sock.id] != nil {
-		// A recovered id still held by a socket that has not left: the
-		// new one cannot have it.
-		sock.id, sock.pid, sock.recovered, sock.data = randomID(15), randomID(15), false, nil
-		restored = nil
 	}
 	n.sockets[sock.id] = sock
 	if restored != nil {
@@ -263,9 +262,6 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 			if r != sock.id {
 				n.joinLocked(sock, r)
 			}
-		}
-		if !restored.remote {
-			n.rec.fillMissed(restored)
 		}
 	}
 	sock.state.Store(stateConnected)

@@ -62,6 +62,9 @@ type Server struct {
 	// Broadcast.EmitWithAck once the sockets have their waiters, before
 	// the event is written to them.
 	testAcksAwaited func()
+	// testBroadcastEncoded, set by tests before any emit, runs in every
+	// broadcast once its event is encoded, before it is sent.
+	testBroadcastEncoded func()
 }
 
 // adapter reaches the other nodes of a cluster: what a Broadcast does

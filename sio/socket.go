@@ -117,7 +117,7 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 		// the socket's own room.
 		return s.nsp.broadcast(bcast{rooms: []string{s.id}, local: true}, event, args)
 	}
-	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, "")
+	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, 0)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		return Args{}, ErrDisconnected
 	}
 	id := s.nsp.ackIDs.Add(1) - 1
-	pk, err := encodeEvent(s.nsp.name, id, true, event, args, "")
+	pk, err := encodeEvent(s.nsp.name, id, true, event, args, 0)
 	if err != nil {
 		return Args{}, err
 	}
