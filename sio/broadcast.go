@@ -218,6 +218,15 @@ type packet struct {
 // sequence number in base 36, the quotes and the comma.
 const offsetRoom = 32
 
+// offsetRoomIf returns offsetRoom when the event is to be kept for
+// connection state recovery, and 0 otherwise.
+func offsetRoomIf(keep bool) int {
+	if keep {
+		return offsetRoom
+	}
+	return 0
+}
+
 // encodeEvent encodes an EVENT, with room spare bytes of capacity after
 // it.
 func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, room int) (packet, error) {
@@ -267,18 +276,14 @@ func (n *Namespace) broadcast(b bcast, event string, args []any) error {
 		return nil
 	}
 	keep := n.rec != nil && !b.volatile
-	room := 0
-	if keep {
-		room = offsetRoom
-	}
-	pk, err := encodeEvent(n.name, 0, false, event, args, room)
+	pk, err := encodeEvent(n.name, 0, false, event, args, offsetRoomIf(keep))
 	if err != nil {
 		return err
 	}
 	if h := n.srv.testBroadcastEncoded; h != nil {
 		h()
 	}
-	offset := n.sendLocal(b, &pk, keep)
+	offset, _ := n.sendLocal(b, &pk, keep, nil)
 	if b.local || n.srv.remote == nil {
 		return nil
 	}
@@ -286,20 +291,27 @@ func (n *Namespace) broadcast(b bcast, event string, args []any) error {
 }
 
 // sendLocal writes an encoded packet to the sockets of this server that b
-// selects; with keep, it first gives it its offset and stores it for
-// connection state recovery (see recovery.keep), and returns the offset.
-func (n *Namespace) sendLocal(b bcast, pk *packet, keep bool) string {
+// selects, or to the socket to alone; with keep, it first gives the packet
+// its offset and stores it for connection state recovery (see
+// recovery.keep), and returns the offset. To one socket, it returns the
+// write's error, and ErrDisconnected, with nothing kept, when the socket
+// has left.
+func (n *Namespace) sendLocal(b bcast, pk *packet, keep bool, to *Socket) (offset string, err error) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	if !keep {
-		n.sendLocked(b, *pk)
-		return ""
+	if to != nil && !to.Connected() {
+		return "", ErrDisconnected
 	}
-	n.rec.sending.Lock()
-	defer n.rec.sending.Unlock()
-	offset := n.rec.keep(b, pk, "")
+	if keep {
+		n.rec.sending.Lock()
+		defer n.rec.sending.Unlock()
+		offset = n.rec.keep(b, pk, "")
+	}
+	if to != nil {
+		return offset, to.conn.write(pk.text, pk.atts, b.volatile)
+	}
 	n.sendLocked(b, *pk)
-	return offset
+	return offset, nil
 }
 
 // sendLocked writes an encoded packet to the sockets of this server that b

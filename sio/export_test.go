@@ -33,7 +33,6 @@ func AwaitingAttachments(sock *Socket) int {
 // Call it before the first emit.
 func SetAcksAwaitedHook(s *Server, f func()) { s.testAcksAwaited = f }
 
-// SetBroadcastEncodedHook has f run in every broadcast of s (Recovery's
-// Socket.Emit included) once its event is encoded, before it is sent. Call
-// it before the first emit.
+// SetBroadcastEncodedHook has f run in every broadcast of s once its
+// event is encoded, before it is sent. Call it before the first emit.
 func SetBroadcastEncodedHook(s *Server, f func()) { s.testBroadcastEncoded = f }

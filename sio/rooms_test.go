@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/sio"
 	"github.com/chanio/chanio/sio/wire"
 )
@@ -275,17 +276,10 @@ func TestBroadcastWithAck(t *testing.T) {
 func TestVolatile(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, nil)
-	base := url + "/socket.io/?EIO=4&transport=polling"
-	_, body := httpGet(t, base)
-	sid := body[strings.Index(body, `"sid":"`)+7:]
-	sid = sid[:strings.IndexByte(sid, '"')]
-	poll := base + "&sid=" + sid
-	httpPost(t, poll, "40")
-	ev := expectEvent(t, srv.Of("/"), sio.EventConnect, "")
+	s, poll := pollingSocket(t, srv, url)
 	if _, got := httpGet(t, poll); !strings.HasPrefix(got, `40{"sid":"`) {
 		t.Fatalf("CONNECT answer %q", got)
 	}
-	s := ev.Socket
 	// No GET is waiting: the first goes in the queue, the second volatile
 	// one is dropped, the plain one queued.
 	if err := s.EmitVolatile("pos", 1); err != nil {
@@ -302,6 +296,43 @@ func TestVolatile(t *testing.T) {
 	}
 	if _, got := httpGet(t, poll); got != "42[\"pos\",1]\x1e42[\"chat\",\"kept\"]" {
 		t.Fatalf("poll = %q", got)
+	}
+}
+
+// pollingSocket opens a long-polling session by hand and joins "/" with
+// it; nothing reads what the server sends until the caller GETs poll.
+func pollingSocket(t *testing.T, srv *sio.Server, url string) (s *sio.Socket, poll string) {
+	t.Helper()
+	base := url + "/socket.io/?EIO=4&transport=polling"
+	_, body := httpGet(t, base)
+	sid := body[strings.Index(body, `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	poll = base + "&sid=" + sid
+	httpPost(t, poll, "40")
+	return expectEvent(t, srv.Of("/"), sio.EventConnect, "").Socket, poll
+}
+
+// TestEmitToASlowConsumer: Socket.Emit fails with eio.ErrSlowConsumer
+// when the connection's queue is full, with connection state recovery on
+// (where Emit keeps the event for the socket) as without.
+func TestEmitToASlowConsumer(t *testing.T) {
+	t.Parallel()
+	for _, rec := range []*sio.Recovery{nil, {}} {
+		t.Run(fmt.Sprint("recovery=", rec != nil), func(t *testing.T) {
+			t.Parallel()
+			srv, url := newServer(t, &sio.Options{Engine: &eio.Options{MaxQueueBytes: 1024}, Recovery: rec})
+			s, _ := pollingSocket(t, srv, url) // which never polls
+			big := strings.Repeat("x", 600)
+			if err := s.Emit("big", big); err != nil {
+				t.Fatalf("first Emit: %v", err)
+			}
+			if err := s.Emit("big", big); !errors.Is(err, eio.ErrSlowConsumer) {
+				t.Fatalf("Emit past MaxQueueBytes: %v", err)
+			}
+			if ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, ""); ev.Reason != sio.ReasonSlowConsumer {
+				t.Fatalf("reason %v", ev.Reason)
+			}
+		})
 	}
 }
 

@@ -112,16 +112,18 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
-	if s.nsp.rec != nil && !volatile {
-		// Kept for recovery, as the reference sends it: a broadcast to
-		// the socket's own room.
-		return s.nsp.broadcast(bcast{rooms: []string{s.id}, local: true}, event, args)
-	}
-	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, 0)
+	keep := s.nsp.rec != nil && !volatile
+	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, offsetRoomIf(keep))
 	if err != nil {
 		return err
 	}
-	return s.conn.write(pk.text, pk.atts, volatile)
+	if !keep {
+		return s.conn.write(pk.text, pk.atts, volatile)
+	}
+	// Kept for recovery, as the reference sends it: a broadcast to the
+	// socket's own room, written to the socket under the same locks.
+	_, err = s.nsp.sendLocal(bcast{rooms: []string{s.id}, local: true}, &pk, true, s)
+	return err
 }
 
 // EmitWithAck sends an event that asks the client for an acknowledgement
