@@ -163,9 +163,24 @@ func (n *Namespace) deliver(ev Event) {
 // connectNamespace handles a CONNECT packet, on the loop.
 func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
 	if old := c.socket(p.Namespace); old != nil {
-		if old.state.Load() != stateClosed {
+		switch old.state.Load() {
+		case stateConnected:
 			s.breakConn(c, errTwice)
 			return
+		case statePending:
+			// The client asks again while the middleware still runs for
+			// its first CONNECT (a socket.io-client that disconnects and
+			// connects before its answer). The reference runs both and
+			// answers both, its first socket then left connected with
+			// nothing of the client's routed to it; the client ends with
+			// the second's answer. Here the second replaces the first,
+			// which is dropped as a client that leaves during its
+			// middleware is.
+			old.state.Store(stateClosed)
+			old.nsp.cleanup(old)
+			if old.cancel != nil {
+				old.cancel()
+			}
 		}
 		c.forget(old)
 	}

@@ -264,6 +264,45 @@ func TestMiddlewareOfAClientThatLeaves(t *testing.T) {
 	}
 }
 
+// TestConnectAgainWhileMiddlewareRuns: a client sends a second CONNECT
+// for a namespace whose middleware still runs for its first. The second
+// replaces the first, whose middleware sees its ctx end, and the client
+// gets one answer: the second's.
+func TestConnectAgainWhileMiddlewareRuns(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	started, released := make(chan struct{}), make(chan error, 1)
+	srv.Use(func(ctx context.Context, s *sio.Socket) error {
+		if string(s.Handshake().Auth) == `{"n":1}` {
+			s.Join("first")
+			close(started)
+			<-ctx.Done()
+			released <- ctx.Err()
+			return ctx.Err()
+		}
+		return nil
+	})
+	c := dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(`{"n":1}`)})
+	<-started
+	sid := c.connect("/", `{"n":2}`)
+	s := expectEvent(t, nsp, sio.EventConnect, "").Socket
+	if s.ID() != sid || string(s.Handshake().Auth) != `{"n":2}` {
+		t.Fatalf("connected socket %s with %s, client got %s", s.ID(), s.Handshake().Auth, sid)
+	}
+	if err := <-released; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the first middleware's ctx ended with %v", err)
+	}
+	if got := nsp.Rooms(); len(got) != 0 || nsp.Len() != 1 {
+		t.Fatalf("rooms %v, %d sockets", got, nsp.Len())
+	}
+	if err := s.Emit("marker"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2["marker"]`) // and no other answer before it
+}
+
 func TestDynamicNamespaces(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, nil)
