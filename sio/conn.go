@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -33,6 +34,9 @@ type conn struct {
 	at     int64 // Unix nanoseconds
 	secure bool
 	xdom   bool
+	// v3 is a client of Engine.IO protocol 3, Socket.IO 2's (with
+	// eio.Options.AllowEIO3): its handshake asked for EIO=3.
+	v3 bool
 
 	// wmu keeps a packet's text and attachments together: a packet with
 	// attachments is written under wmu, every other under its read lock.
@@ -96,8 +100,29 @@ func newConn(s *Server, ev eio.Event) *conn {
 		c.addr = r.RemoteAddr
 		c.secure = r.TLS != nil
 		c.xdom = r.Header.Get("Origin") != ""
+		c.v3 = r.URL != nil && r.URL.Query().Get("EIO") == "3"
 	}
 	return c
+}
+
+// v3Namespace splits the namespace of a protocol 3 client's CONNECT,
+// "/admin?token=abc", into the namespace and its query, which Socket.IO 2
+// clients send instead of an auth payload: the reference's
+// _parseNamespace. The auth is the query as a JSON object of strings (the
+// last value of a name given twice), nil when there is none.
+func v3Namespace(nsp string) (string, json.RawMessage) {
+	nsp, _, _ = strings.Cut(nsp, "#")
+	name, query, _ := strings.Cut(nsp, "?")
+	vals, _ := url.ParseQuery(query) // what parses of a query with errors
+	if len(vals) == 0 {
+		return name, nil
+	}
+	obj := make(map[string]string, len(vals))
+	for k, v := range vals {
+		obj[k] = v[len(v)-1]
+	}
+	auth, _ := json.Marshal(obj)
+	return name, auth
 }
 
 // deadline is when the connection must have joined a namespace.

@@ -45,8 +45,19 @@ type ConnectError struct {
 // Error returns the message.
 func (e *ConnectError) Error() string { return "sio: connection refused: " + e.Message }
 
-// payload is the CONNECT_ERROR packet's JSON.
-func (e *ConnectError) payload() json.RawMessage {
+// payload is the CONNECT_ERROR packet's JSON. A protocol 3 (Socket.IO 2)
+// client gets the error's data, or its message, alone, as the reference
+// sends it: err.data || err.message.
+func (e *ConnectError) payload(v3 bool) json.RawMessage {
+	if v3 {
+		if e.Data != nil {
+			if b, err := json.Marshal(e.Data); err == nil {
+				return b
+			}
+		}
+		b, _ := json.Marshal(e.Message)
+		return b
+	}
 	type body struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`

@@ -162,7 +162,11 @@ func (n *Namespace) deliver(ev Event) {
 
 // connectNamespace handles a CONNECT packet, on the loop.
 func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
-	if old := c.socket(p.Namespace); old != nil {
+	name, auth := p.Namespace, json.RawMessage(p.Data)
+	if c.v3 {
+		name, auth = v3Namespace(name)
+	}
+	if old := c.socket(name); old != nil {
 		switch old.state.Load() {
 		case stateConnected:
 			s.breakConn(c, errTwice)
@@ -185,19 +189,19 @@ func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
 		c.forget(old)
 	}
 	hs := c.handshake()
-	hs.Auth = p.Data
-	n := s.lookup(p.Namespace, &hs)
+	hs.Auth = auth
+	n := s.lookup(name, &hs)
 	if n == nil {
-		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: p.Namespace, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
+		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
 		return
 	}
 	if s.closing.Load() {
 		return
 	}
-	sock := newSocket(n, c, p.Data)
+	sock := newSocket(n, c, auth)
 	c.sockets = append(c.sockets, sock)
 
-	pid, offset := recoveryAuth(p.Data)
+	pid, offset := recoveryAuth(auth)
 	var restored *session
 	if n.rec != nil && pid != "" {
 		restored = n.rec.restore(pid, offset)
@@ -256,7 +260,7 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 		if !ok && !errors.As(err, &ce) {
 			ce = &ConnectError{Message: err.Error()}
 		}
-		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: n.name, Data: ce.payload()})
+		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: n.name, Data: ce.payload(c.v3)})
 		return
 	}
 	n.mu.Lock()
@@ -283,14 +287,17 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 	s.waiting.remove(c) // it has joined: the connect timeout is over
 	// The CONNECT answer and the missed packets are queued under n.mu, so
 	// that no broadcast comes between them.
-	data := make([]byte, 0, 64)
-	data = append(data, `{"sid":`...)
-	data = appendJSONString(data, sock.id)
-	if sock.pid != "" {
-		data = append(data, `,"pid":`...)
-		data = appendJSONString(data, sock.pid)
+	var data []byte // a protocol 3 client gets none, as from the reference
+	if !c.v3 {
+		data = make([]byte, 0, 64)
+		data = append(data, `{"sid":`...)
+		data = appendJSONString(data, sock.id)
+		if sock.pid != "" {
+			data = append(data, `,"pid":`...)
+			data = appendJSONString(data, sock.pid)
+		}
+		data = append(data, '}')
 	}
-	data = append(data, '}')
 	_ = c.writePacket(&wire.Packet{Type: wire.Connect, Namespace: n.name, Data: data})
 	if restored != nil {
 		for _, m := range restored.missed {

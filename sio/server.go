@@ -347,6 +347,11 @@ func (s *Server) handle(ev eio.Event) {
 		if s.waiting.push(c) {
 			s.timer.Reset(s.opts.ConnectTimeout)
 		}
+		if c.v3 {
+			// A Socket.IO 2 client waits for "/" without asking for it:
+			// the reference connects it (index.ts onconnection).
+			s.connectNamespace(c, &wire.Packet{Type: wire.Connect, Namespace: "/"})
+		}
 	case eio.EventMessage:
 		c := s.conns[ev.SID]
 		if c == nil || c.broken {
