@@ -1,5 +1,7 @@
 package sio
 
+import "time"
+
 // What the tests of package sio_test read of the server's inner state.
 // Each reads on the server's loop, which owns it.
 
@@ -36,3 +38,11 @@ func SetAcksAwaitedHook(s *Server, f func()) { s.testAcksAwaited = f }
 // SetBroadcastEncodedHook has f run in every broadcast of s once its
 // event is encoded, before it is sent. Call it before the first emit.
 func SetBroadcastEncodedHook(s *Server, f func()) { s.testBroadcastEncoded = f }
+
+// SetClusterAckWait shortens how long the other nodes forward their
+// sockets' answers to a broadcast of s (wait), and the time the last may
+// take to arrive (grace). Call it before the first emit.
+func SetClusterAckWait(s *Server, wait, grace time.Duration) {
+	a := s.remote.(*clusterAdapter)
+	a.ackWait, a.ackGrace = wait, grace
+}

@@ -77,6 +77,12 @@ type adapter interface {
 	// to coll; each node tells coll how many sockets it reached. The
 	// returned function stops listening for them.
 	broadcastWithAck(n *Namespace, b bcast, event string, args []any, coll *collector, nodes []string) (func(), error)
+	// ackWindow is how long after broadcastWithAck the other nodes may
+	// still forward answers: they stop waiting for their sockets then.
+	ackWindow() time.Duration
+	// watch returns the other live nodes, and a channel closed when they
+	// change.
+	watch() (<-chan struct{}, []string)
 	apply(n *Namespace, b bcast, op int, rooms []string, close bool) error
 	fetch(ctx context.Context, n *Namespace, b bcast) ([]RemoteSocket, error)
 	// restore asks the other nodes for the state of a socket that left

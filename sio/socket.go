@@ -214,7 +214,7 @@ func (s *Socket) resolveAck(id uint64, args Args) {
 	case w.ch != nil:
 		w.ch <- ackResult{args: args}
 	default:
-		w.coll.reply(s.id, args)
+		w.coll.reply("", s.id, args)
 	}
 }
 
