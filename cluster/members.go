@@ -15,8 +15,9 @@ type members struct {
 	timeout     time.Duration
 	forgetAfter time.Duration
 
-	mu    sync.Mutex
-	peers map[string]*peer
+	mu      sync.Mutex
+	peers   map[string]*peer
+	changed chan struct{} // closed at the next change of the alive set; nil until asked for
 }
 
 type peer struct {
@@ -56,6 +57,27 @@ func (m *members) state(id string, now time.Time) liveness {
 	return alive
 }
 
+// changes returns a channel closed at the next change of the nodes alive
+// (see notifyLocked).
+func (m *members) changes() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.changed == nil {
+		m.changed = make(chan struct{})
+	}
+	return m.changed
+}
+
+// notifyLocked tells those waiting on changes that the nodes alive have
+// changed: one joined or came back, left, or was found silent. m.mu is
+// held.
+func (m *members) notifyLocked() {
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
+}
+
 // seen records a heartbeat of node id. It reports whether the node is new
 // or back (it was dead, unknown, or restarted: a new incarnation), and
 // whether it restarted, which ends everything the node had with its
@@ -66,11 +88,15 @@ func (m *members) seen(id string, incarnation uint64, now time.Time) (joined, re
 	p, ok := m.peers[id]
 	if !ok {
 		m.peers[id] = &peer{incarnation: incarnation, lastSeen: now}
+		m.notifyLocked()
 		return true, false
 	}
 	restarted = p.incarnation != incarnation
 	joined = restarted || p.dead || now.Sub(p.lastSeen) > m.timeout
 	p.incarnation, p.lastSeen, p.dead, p.left = incarnation, now, false, false
+	if joined {
+		m.notifyLocked()
+	}
 	return joined, restarted
 }
 
@@ -88,6 +114,7 @@ func (m *members) leave(id string, incarnation uint64, now time.Time) bool {
 		return false
 	}
 	p.dead, p.deadSince, p.left = true, now, true
+	m.notifyLocked()
 	return true
 }
 
@@ -108,6 +135,9 @@ func (m *members) sweep(now time.Time) (died, left []string) {
 		case p.dead && now.Sub(p.deadSince) > m.forgetAfter:
 			delete(m.peers, id)
 		}
+	}
+	if len(died) > 0 {
+		m.notifyLocked()
 	}
 	sort.Strings(died)
 	sort.Strings(left)

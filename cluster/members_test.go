@@ -58,3 +58,42 @@ func TestMembers(t *testing.T) {
 		t.Errorf("alive = %v", got)
 	}
 }
+
+// TestMembersChanges: the channel of changes is closed when a node joins,
+// comes back, restarts, says goodbye or is swept as silent, and not by a
+// beat or a sweep that changes nothing.
+func TestMembersChanges(t *testing.T) {
+	const timeout = time.Second
+	t0 := time.Unix(1000, 0)
+	m := newMembers(timeout)
+	steps := []struct {
+		name    string
+		do      func()
+		changed bool
+	}{
+		{"first beat", func() { m.seen("x", 1, t0) }, true},
+		{"another beat", func() { m.seen("x", 1, t0.Add(timeout/2)) }, false},
+		{"sweep in time", func() { m.sweep(t0.Add(timeout)) }, false},
+		{"swept as silent", func() { m.sweep(t0.Add(2 * timeout)) }, true},
+		{"swept again", func() { m.sweep(t0.Add(2*timeout + 1)) }, false},
+		{"comes back", func() { m.seen("x", 1, t0.Add(3*timeout)) }, true},
+		{"restarts", func() { m.seen("x", 2, t0.Add(3*timeout)) }, true},
+		{"says goodbye", func() { m.leave("x", 2, t0.Add(3*timeout)) }, true},
+		{"goodbye swept", func() { m.sweep(t0.Add(5 * timeout)) }, false},
+		{"forgotten", func() { m.sweep(t0.Add(30 * timeout)) }, false},
+	}
+	for _, s := range steps {
+		ch := m.changes()
+		s.do()
+		select {
+		case <-ch:
+			if !s.changed {
+				t.Errorf("%s: told of a change", s.name)
+			}
+		default:
+			if s.changed {
+				t.Errorf("%s: not told of the change", s.name)
+			}
+		}
+	}
+}

@@ -226,6 +226,15 @@ func (n *Node) Nodes() []string {
 	return out
 }
 
+// NodesChanged returns a channel that is closed the next time the nodes
+// [Node.Nodes] returns change as this node sees them: a node beats for the
+// first time (or for the first time since it was taken for dead, or as a
+// new run of its id), says goodbye, or is found silent for NodeTimeout (at
+// the heartbeat's next check, up to HeartbeatInterval after Nodes has
+// stopped listing it). Call it before Nodes: waiting on the channel then
+// misses no change from what Nodes returned.
+func (n *Node) NodesChanged() <-chan struct{} { return n.members.changes() }
+
 // Send queues data as a text message to the session sid, on whichever node
 // owns it. A local session is sent to at once, as [eio.Server.Send] does;
 // for a remote one the call waits for the owner's answer, within ctx (or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/chanio/chanio/sio/wire"
 )
@@ -131,7 +132,9 @@ type Reply struct {
 // acknowledgement, and waits for them: it returns every reply once each
 // socket has answered or left, or, when ctx ends first, the replies so
 // far and ctx's error, as the reference's timeout(...).emitWithAck. In a
-// cluster, the other nodes' sockets answer too. Do not call it from the
+// cluster, the other nodes' sockets answer too: for 60 s, after which
+// their nodes stop waiting for them and they are counted out, as are the
+// sockets of a node that leaves the cluster. Do not call it from the
 // goroutine that reads the namespace's events (see [Namespace.Events]).
 func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]Reply, error) {
 	return b.nsp.broadcastWithAck(ctx, b.b, event, args)
@@ -213,9 +216,23 @@ type packet struct {
 	atts [][]byte
 }
 
-// encodeEvent encodes an EVENT; offset, when not "", is added as the last
-// argument (connection state recovery's packet offset).
-func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, offset string) (packet, error) {
+// offsetRoom is the capacity an encoded event keeps for the recovery
+// offset appended to it (packet.withOffset): a tag of 8 characters, '-', a
+// sequence number in base 36, the quotes and the comma.
+const offsetRoom = 32
+
+// offsetRoomIf returns offsetRoom when the event is to be kept for
+// connection state recovery, and 0 otherwise.
+func offsetRoomIf(keep bool) int {
+	if keep {
+		return offsetRoom
+	}
+	return 0
+}
+
+// encodeEvent encodes an EVENT, with room spare bytes of capacity after
+// it.
+func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, room int) (packet, error) {
 	if wire.IsReserved(event) {
 		return packet{}, ErrReservedEvent
 	}
@@ -226,15 +243,18 @@ func encodeEvent(nsp string, id uint64, hasID bool, event string, args []any, of
 	if err != nil {
 		return packet{}, err
 	}
-	if offset != "" {
-		data = append(data[:len(data)-1], ',')
-		data = appendJSONString(data, offset)
-		data = append(data, ']')
-		*buf = data
-	}
 	p := wire.Packet{Type: wire.Event, Namespace: nsp, ID: id, HasID: hasID, Data: data, Attachments: atts}
-	text, err := wire.Append(make([]byte, 0, wire.Len(&p)), &p)
+	text, err := wire.Append(make([]byte, 0, wire.Len(&p)+room), &p)
 	return packet{text: text, atts: atts}, err
+}
+
+// withOffset appends offset to an encoded event as its last argument
+// (connection state recovery's packet offset): the text ends with the ']'
+// of the event's arguments.
+func (pk *packet) withOffset(offset string) {
+	t := append(pk.text[:len(pk.text)-1], ',')
+	t = appendJSONString(t, offset)
+	pk.text = append(t, ']')
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -258,25 +278,43 @@ func (n *Namespace) broadcast(b bcast, event string, args []any) error {
 		}
 		return nil
 	}
-	offset := ""
-	var seq uint64
-	if n.rec != nil && !b.volatile {
-		seq, offset = n.rec.next()
-	}
-	pk, err := encodeEvent(n.name, 0, false, event, args, offset)
+	keep := n.rec != nil && !b.volatile
+	pk, err := encodeEvent(n.name, 0, false, event, args, offsetRoomIf(keep))
 	if err != nil {
 		return err
 	}
-	n.mu.RLock()
-	if offset != "" {
-		n.rec.store(seq, b, pk)
+	if h := n.srv.testBroadcastEncoded; h != nil {
+		h()
 	}
-	n.sendLocked(b, pk)
-	n.mu.RUnlock()
+	offset, _ := n.sendLocal(b, &pk, keep, nil)
 	if b.local || n.srv.remote == nil {
 		return nil
 	}
 	return n.srv.remote.broadcast(n, b, pk, offset)
+}
+
+// sendLocal writes an encoded packet to the sockets of this server that b
+// selects, or to the socket to alone; with keep, it first gives the packet
+// its offset and stores it for connection state recovery (see
+// recovery.keep), and returns the offset. To one socket, it returns the
+// write's error, and ErrDisconnected, with nothing kept, when the socket
+// has left.
+func (n *Namespace) sendLocal(b bcast, pk *packet, keep bool, to *Socket) (offset string, err error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if to != nil && !to.Connected() {
+		return "", ErrDisconnected
+	}
+	if keep {
+		n.rec.sending.Lock()
+		defer n.rec.sending.Unlock()
+		offset = n.rec.keep(b, pk, "")
+	}
+	if to != nil {
+		return offset, to.conn.write(pk.text, pk.atts, b.volatile)
+	}
+	n.sendLocked(b, *pk)
+	return offset, nil
 }
 
 // sendLocked writes an encoded packet to the sockets of this server that b
@@ -287,12 +325,14 @@ func (n *Namespace) sendLocked(b bcast, pk packet) {
 	})
 }
 
-// collector gathers the acknowledgements of a broadcast.
+// collector gathers the acknowledgements of a broadcast: from the sockets
+// of this server, and in a cluster from those of the other nodes.
 type collector struct {
 	mu      sync.Mutex
 	replies []Reply
-	pending int // sockets that may still answer
-	nodes   int // nodes that have not yet said how many sockets they reached
+	counted bool                 // this server has counted its sockets in
+	pending int                  // of which may still answer
+	nodes   map[string]*nodeAcks // the other nodes that may still answer
 	done    chan struct{}
 	closed  bool
 	// forward, when set, takes each reply instead: the broadcast is
@@ -300,21 +340,46 @@ type collector struct {
 	forward func(socketID string, args Args)
 }
 
-func newCollector() *collector { return &collector{done: make(chan struct{})} }
+// nodeAcks is what a collector waits for from another node.
+type nodeAcks struct {
+	counted bool // the node has said how many of its sockets it reached
+	pending int  // of which may still answer; below zero while answers overtake the count
+}
 
-func (c *collector) reply(id string, args Args) {
+// newCollector returns a collector that waits for this server's sockets
+// and for those of nodes.
+func newCollector(nodes []string) *collector {
+	c := &collector{done: make(chan struct{})}
+	if len(nodes) > 0 {
+		c.nodes = make(map[string]*nodeAcks, len(nodes))
+		for _, id := range nodes {
+			c.nodes[id] = &nodeAcks{}
+		}
+	}
+	return c
+}
+
+// reply takes the answer of socket id, of node ("" for this server).
+func (c *collector) reply(node, id string, args Args) {
 	if c.forward != nil {
 		c.forward(id, args)
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	c.replies = append(c.replies, Reply{SocketID: id, Args: args})
-	c.pending--
+	if node == "" {
+		c.pending--
+	} else if na := c.nodes[node]; na != nil {
+		na.pending--
+	}
 	c.check()
 }
 
-// gone counts out a socket that left before it answered.
+// gone counts out a socket of this server that left before it answered.
 func (c *collector) gone() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -322,28 +387,74 @@ func (c *collector) gone() {
 	c.check()
 }
 
-// expect adds the sockets a node reached, and counts the node as heard.
-func (c *collector) expect(sockets int, node bool) {
+// count takes the number of sockets node ("" for this server) reached.
+func (c *collector) count(node string, sockets int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pending += sockets
-	if node {
-		c.nodes--
+	if node == "" {
+		c.counted = true
+		c.pending += sockets
+	} else if na := c.nodes[node]; na != nil {
+		na.counted = true
+		na.pending += sockets
+	}
+	c.check()
+}
+
+// keepNodes counts out the other nodes not in alive (nil: all of them):
+// their sockets' answers will not come.
+func (c *collector) keepNodes(alive []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.nodes {
+		if !slices.Contains(alive, id) {
+			delete(c.nodes, id)
+		}
 	}
 	c.check()
 }
 
 func (c *collector) check() {
-	if !c.closed && c.pending <= 0 && c.nodes <= 0 {
-		c.closed = true
-		close(c.done)
+	if c.closed || !c.counted || c.pending > 0 {
+		return
 	}
+	for _, na := range c.nodes {
+		if !na.counted || na.pending > 0 {
+			return
+		}
+	}
+	c.closed = true
+	close(c.done)
 }
 
-func (c *collector) wait(ctx context.Context) ([]Reply, error) {
-	select {
-	case <-c.done:
-	case <-ctx.Done():
+// wait returns the replies once every socket has answered or been counted
+// out, or, when ctx ends first, those so far and ctx's error. In a
+// cluster, it counts out a node that leaves the cluster, and every node
+// once they no longer forward answers (their window, see adapter).
+func (c *collector) wait(ctx context.Context, remote adapter) ([]Reply, error) {
+	var window <-chan time.Time
+	if remote != nil {
+		t := time.NewTimer(remote.ackWindow())
+		defer t.Stop()
+		window = t.C
+	}
+	for waiting := true; waiting; {
+		var changed <-chan struct{}
+		if remote != nil {
+			var alive []string
+			changed, alive = remote.watch()
+			c.keepNodes(alive)
+		}
+		select {
+		case <-c.done:
+			waiting = false
+		case <-ctx.Done():
+			waiting = false
+		case <-changed:
+		case <-window:
+			window = nil
+			c.keepNodes(nil)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -358,34 +469,40 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 	if n.children != nil {
 		return nil, ErrParentNamespace
 	}
-	coll := newCollector()
 	id := n.ackIDs.Add(1) - 1
-	pk, err := encodeEvent(n.name, id, true, event, args, "")
+	pk, err := encodeEvent(n.name, id, true, event, args, 0)
 	if err != nil {
 		return nil, err
 	}
-	remote := !b.local && n.srv.remote != nil
+	var remote adapter
 	var nodes []string
-	if remote {
-		nodes = n.srv.remote.peers()
-		coll.nodes = len(nodes)
+	if !b.local && n.srv.remote != nil {
+		remote = n.srv.remote
+		nodes = remote.peers()
 	}
+	// Until this server has counted its sockets in, the collector waits
+	// for it too: a socket that leaves meanwhile is counted out
+	// (Socket.failAcks) before it is counted in.
+	coll := newCollector(nodes)
 	targets := n.awaitAcks(b, id, coll)
-	coll.expect(len(targets), false)
+	if h := n.srv.testAcksAwaited; h != nil {
+		h()
+	}
+	coll.count("", len(targets))
 	for _, s := range targets {
-		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil {
-			s.dropAck(id)
-			coll.gone()
+		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil && s.dropAck(id) {
+			coll.gone() // unless failAcks has counted it out already
 		}
 	}
 	var cancelRemote func()
-	if remote {
-		cancelRemote, err = n.srv.remote.broadcastWithAck(n, b, event, args, coll, nodes)
+	if remote != nil {
+		cancelRemote, err = remote.broadcastWithAck(n, b, event, args, coll, nodes)
 		if err != nil {
-			coll.expect(0, true) // never mind the nodes
+			coll.keepNodes(nil) // never mind the nodes
+			remote = nil
 		}
 	}
-	replies, err := coll.wait(ctx)
+	replies, err := coll.wait(ctx, remote)
 	for _, s := range targets {
 		s.dropAck(id)
 	}

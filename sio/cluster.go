@@ -50,6 +50,7 @@ func JoinCluster(ctx context.Context, nc *nats.Conn, node *cluster.Node, opts *O
 		subject: subject,
 		pending: make(map[uint64]*pending),
 		timers:  make(map[*time.Timer]func()),
+		ackWait: remoteAckWait, ackGrace: remoteAckGrace,
 	}
 	for _, subj := range []string{a.all, a.me} {
 		sub, err := nc.Subscribe(subj, a.receive)
@@ -82,6 +83,9 @@ type clusterAdapter struct {
 	subject string
 	subs    []*nats.Subscription
 	reqs    atomic.Uint64
+	// ackWait and ackGrace are remoteAckWait and remoteAckGrace; tests
+	// shorten them.
+	ackWait, ackGrace time.Duration
 
 	mu      sync.Mutex
 	pending map[uint64]*pending    // requests waiting for answers
@@ -228,12 +232,27 @@ func (a *clusterAdapter) broadcast(n *Namespace, b bcast, pk packet, offset stri
 	return a.publish(a.all, &cmsg{Kind: "bc", Nsp: n.name, Rooms: b.rooms, Except: b.except, Vol: b.volatile, Text: pk.text, Atts: pk.atts, Offset: offset})
 }
 
+// remoteAckWait is how long a node keeps waiting for its sockets' answers
+// to another node's broadcast, and forwards them; remoteAckGrace is the
+// time the last of them may take to reach the broadcasting node.
+const (
+	remoteAckWait  = 60 * time.Second
+	remoteAckGrace = 5 * time.Second
+)
+
+func (a *clusterAdapter) ackWindow() time.Duration { return a.ackWait + a.ackGrace }
+
+func (a *clusterAdapter) watch() (<-chan struct{}, []string) {
+	changed := a.node.NodesChanged() // first: no change is missed
+	return changed, a.peers()
+}
+
 func (a *clusterAdapter) broadcastWithAck(n *Namespace, b bcast, event string, args []any, coll *collector, nodes []string) (func(), error) {
 	data, atts, err := wire.AppendEvent(nil, nil, event, args...)
 	if err != nil {
 		return nil, err
 	}
-	id, err := a.request(&cmsg{Kind: "bca", Nsp: n.name, Rooms: b.rooms, Except: b.except, Vol: b.volatile, Data: data, Atts: atts, Wait: 60_000}, &pending{coll: coll})
+	id, err := a.request(&cmsg{Kind: "bca", Nsp: n.name, Rooms: b.rooms, Except: b.except, Vol: b.volatile, Data: data, Atts: atts, Wait: a.ackWait.Milliseconds()}, &pending{coll: coll})
 	if err != nil {
 		return nil, err
 	}
@@ -410,9 +429,13 @@ func (a *clusterAdapter) receive(msg *nats.Msg) {
 		pk := packet{text: m.Text, atts: m.Atts}
 		n.mu.RLock()
 		if n.rec != nil && m.Offset != "" {
-			n.rec.add(m.Offset, b, pk)
+			n.rec.sending.Lock()
+			n.rec.keep(b, &pk, m.Offset)
+			n.sendLocked(b, pk)
+			n.rec.sending.Unlock()
+		} else {
+			n.sendLocked(b, pk)
 		}
-		n.sendLocked(b, pk)
 		n.mu.RUnlock()
 	case "apply":
 		if n != nil {
@@ -464,9 +487,9 @@ func (a *clusterAdapter) answer(m *cmsg) {
 	}
 	switch {
 	case p.coll != nil && m.Kind == "ack":
-		p.coll.reply(m.Socket, wire.NewArgs(m.Data, m.Atts))
+		p.coll.reply(m.From, m.Socket, wire.NewArgs(m.Data, m.Atts))
 	case p.coll != nil && m.Kind == "count":
-		p.coll.expect(m.Count, true)
+		p.coll.count(m.From, m.Count)
 	case p.answers != nil:
 		select {
 		case p.answers <- m:
@@ -524,10 +547,9 @@ func (n *Namespace) takeSession(pid, offset string) *sessionWire {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	s := n.rec.restore(pid, offset)
-	if s == nil {
+	if s == nil || !n.rec.fillMissed(s) {
 		return nil
 	}
-	n.rec.fillMissed(s)
 	w := &sessionWire{SID: s.sid, PID: s.pid, Rooms: s.rooms}
 	if b, err := json.Marshal(s.data); err == nil {
 		w.Data = b

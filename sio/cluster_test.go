@@ -164,8 +164,7 @@ func TestClusterRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client comes back on node b.
-	c := dial(t, b.URL)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, b.URL, pid, offset)
 	ans := c.next()
 	var body struct{ SID, PID string }
 	if err := json.Unmarshal(ans.Data, &body); err != nil || body.SID != s.ID() || body.PID != pid {
@@ -187,5 +186,75 @@ func TestClusterRecovery(t *testing.T) {
 	ev := expectEvent(t, b.Server.Of("/"), sio.EventConnect, "")
 	if !ev.Socket.Recovered() || !ev.Socket.In("r") || string(ev.Socket.Data().(json.RawMessage)) != `"kept"` {
 		t.Fatalf("recovered on b: %v %v %v", ev.Socket.Recovered(), ev.Socket.Rooms(), ev.Socket.Data())
+	}
+}
+
+// ackResult is what Broadcast.EmitWithAck returned.
+type ackResult struct {
+	replies []sio.Reply
+	err     error
+}
+
+// pollTwoNodes joins a socket on each of nodes a and b, and emits to both
+// with acknowledgements from a, with a ctx that has no deadline: a's
+// socket answers, b's gets the event and says nothing. It returns a's
+// socket and where EmitWithAck's result comes.
+func pollTwoNodes(t *testing.T, a, b *siotest.Node) (*sio.Socket, chan ackResult) {
+	t.Helper()
+	ca, sa := joined(t, a.Server, a.URL, "/")
+	cb, _ := joined(t, b.Server, b.URL, "/")
+	got := make(chan ackResult, 1)
+	go func() {
+		r, err := a.Server.Of("/").EmitWithAck(context.Background(), "poll")
+		got <- ackResult{r, err}
+	}()
+	p := ca.next()
+	ca.send(wire.Packet{Type: wire.Ack, ID: p.ID, HasID: true, Data: json.RawMessage(`["a"]`)})
+	cb.next()
+	return sa, got
+}
+
+// TestClusterBroadcastWithAckNodeLeaves: a node whose socket got a
+// broadcast with acknowledgements leaves the cluster before the socket
+// answers. The broadcast, whose ctx has no deadline, counts the node out
+// rather than wait for it for ever, and returns the other replies.
+func TestClusterBroadcastWithAckNodeLeaves(t *testing.T) {
+	t.Parallel()
+	nodes := startSioCluster(t, 2, nil)
+	sa, got := pollTwoNodes(t, nodes[0], nodes[1])
+	_ = nodes[1].Server.Close()
+	select {
+	case r := <-got:
+		if r.err != nil || len(r.replies) != 1 || r.replies[0].SocketID != sa.ID() {
+			t.Fatalf("replies %v, %v", r.replies, r.err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("EmitWithAck still waits for the node that left")
+	}
+}
+
+// TestClusterBroadcastWithAckSilentRemoteSocket: another node's socket
+// does not answer. Once that node no longer forwards answers (it waits
+// for its sockets for a window the broadcast gives it), the broadcast,
+// whose ctx has no deadline, stops waiting for it: a node that restarted
+// under the same id, or a lost message, cannot hold it for ever. The
+// elapsed time is what is tested.
+func TestClusterBroadcastWithAckSilentRemoteSocket(t *testing.T) {
+	t.Parallel()
+	nodes := startSioCluster(t, 2, nil)
+	const wait = 200 * time.Millisecond
+	sio.SetClusterAckWait(nodes[0].Server, wait, 100*time.Millisecond)
+	start := time.Now()
+	sa, got := pollTwoNodes(t, nodes[0], nodes[1])
+	select {
+	case r := <-got:
+		if r.err != nil || len(r.replies) != 1 || r.replies[0].SocketID != sa.ID() {
+			t.Fatalf("replies %v, %v", r.replies, r.err)
+		}
+		if d := time.Since(start); d < wait {
+			t.Fatalf("gave up on the other node after %v, before its window of %v", d, wait)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("EmitWithAck still waits for the silent socket of the other node")
 	}
 }

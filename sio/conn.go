@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -33,6 +34,9 @@ type conn struct {
 	at     int64 // Unix nanoseconds
 	secure bool
 	xdom   bool
+	// v3 is a client of Engine.IO protocol 3, Socket.IO 2's (with
+	// eio.Options.AllowEIO3): its handshake asked for EIO=3.
+	v3 bool
 
 	// wmu keeps a packet's text and attachments together: a packet with
 	// attachments is written under wmu, every other under its read lock.
@@ -42,9 +46,46 @@ type conn struct {
 	dec     wire.Decoder
 	sockets []*Socket // one per namespace, pending ones included
 	forced  Reason    // why the server ended the connection, if it did
-	joined  bool      // a socket has connected at least once
 	broken  bool      // the client broke the protocol: ignore what follows
 	ended   bool
+	// Its place in Server.waiting while it is there.
+	prev, next *conn
+	listed     bool
+}
+
+// connList is a list of connections in the order they came, linked
+// through the connections themselves: a connection leaves it at once,
+// wherever it is, when it joins a namespace or ends.
+type connList struct{ head, tail *conn }
+
+// push adds c at the end and reports whether the list was empty.
+func (l *connList) push(c *conn) bool {
+	c.listed, c.prev, c.next = true, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	return l.head == c
+}
+
+// remove takes c out of the list, if it is there.
+func (l *connList) remove(c *conn) {
+	if !c.listed {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.listed, c.prev, c.next = false, nil, nil
 }
 
 func newConn(s *Server, ev eio.Event) *conn {
@@ -59,8 +100,29 @@ func newConn(s *Server, ev eio.Event) *conn {
 		c.addr = r.RemoteAddr
 		c.secure = r.TLS != nil
 		c.xdom = r.Header.Get("Origin") != ""
+		c.v3 = r.URL != nil && r.URL.Query().Get("EIO") == "3"
 	}
 	return c
+}
+
+// v3Namespace splits the namespace of a protocol 3 client's CONNECT,
+// "/admin?token=abc", into the namespace and its query, which Socket.IO 2
+// clients send instead of an auth payload: the reference's
+// _parseNamespace. The auth is the query as a JSON object of strings (the
+// last value of a name given twice), nil when there is none.
+func v3Namespace(nsp string) (string, json.RawMessage) {
+	nsp, _, _ = strings.Cut(nsp, "#")
+	name, query, _ := strings.Cut(nsp, "?")
+	vals, _ := url.ParseQuery(query) // what parses of a query with errors
+	if len(vals) == 0 {
+		return name, nil
+	}
+	obj := make(map[string]string, len(vals))
+	for k, v := range vals {
+		obj[k] = v[len(v)-1]
+	}
+	auth, _ := json.Marshal(obj)
+	return name, auth
 }
 
 // deadline is when the connection must have joined a namespace.
@@ -132,13 +194,24 @@ func (c *conn) end(reason Reason, err error) {
 		return
 	}
 	c.ended = true
+	// The application may keep the connection's sockets, and so the
+	// connection, for as long as it likes; the server lets go of it, and
+	// of the half of a packet it may have sent (up to MaxPacketBytes).
+	c.srv.waiting.remove(c)
+	c.dec.Reset()
 	for len(c.sockets) > 0 {
 		sock := c.sockets[len(c.sockets)-1]
 		c.forget(sock)
-		if sock.state.Swap(stateClosed) == statePending {
+		switch sock.state.Swap(stateClosed) {
+		case statePending:
+			sock.nsp.cleanup(sock) // the rooms its middleware joined
 			if sock.cancel != nil {
 				sock.cancel() // its connect job sees the end and drops it
 			}
+			continue
+		case stateClosed:
+			// Disconnect(false) has closed it and posted its removal,
+			// which gives the reason.
 			continue
 		}
 		c.srv.removeSocket(sock, reason, err)

@@ -45,8 +45,19 @@ type ConnectError struct {
 // Error returns the message.
 func (e *ConnectError) Error() string { return "sio: connection refused: " + e.Message }
 
-// payload is the CONNECT_ERROR packet's JSON.
-func (e *ConnectError) payload() json.RawMessage {
+// payload is the CONNECT_ERROR packet's JSON. A protocol 3 (Socket.IO 2)
+// client gets the error's data, or its message, alone, as the reference
+// sends it: err.data || err.message.
+func (e *ConnectError) payload(v3 bool) json.RawMessage {
+	if v3 {
+		if e.Data != nil {
+			if b, err := json.Marshal(e.Data); err == nil {
+				return b
+			}
+		}
+		b, _ := json.Marshal(e.Message)
+		return b
+	}
 	type body struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`
@@ -78,16 +89,19 @@ const (
 	// ReasonParseError: the client sent something that is not Socket.IO
 	// (see Event.Err); the whole connection was closed.
 	ReasonParseError
-	// ReasonServerShuttingDown: Server.Shutdown or Server.Close.
+	// ReasonServerShuttingDown: Server.Shutdown or Server.Close, or the
+	// Engine.IO server's Shutdown (which the http.Server's Shutdown
+	// begins).
 	ReasonServerShuttingDown
-	// ReasonForcedServerClose: Socket.Disconnect(true) on this or another
-	// socket of the same connection, or the connect timeout.
+	// ReasonForcedServerClose: the connection joined no namespace within
+	// the connect timeout.
 	ReasonForcedServerClose
 	// ReasonClientNamespaceDisconnect: the client left the namespace and
 	// may stay in others.
 	ReasonClientNamespaceDisconnect
-	// ReasonServerNamespaceDisconnect: Socket.Disconnect(false) or
-	// DisconnectSockets(false).
+	// ReasonServerNamespaceDisconnect: Socket.Disconnect or
+	// DisconnectSockets, on this socket or (with close) another socket of
+	// the same connection.
 	ReasonServerNamespaceDisconnect
 	// ReasonSlowConsumer: the connection's outbound queue passed the
 	// Engine.IO server's MaxQueueBytes. chanio's own reason; the client
@@ -128,13 +142,19 @@ func (r Reason) recoverable() bool {
 	return false
 }
 
-// reasonFromEngine maps why an Engine.IO session ended to why its sockets
-// left.
-func reasonFromEngine(r eio.Reason) Reason {
+// reasonFromEngine maps why an Engine.IO session ended (its disconnect
+// event's Reason and Err) to why its sockets left. A session the server
+// ended by its Shutdown (Err wraps eio.ErrServerClosed), be it called by
+// sio, by the application or by the http.Server's Shutdown, makes its
+// sockets leave with ReasonServerShuttingDown.
+func reasonFromEngine(r eio.Reason, err error) Reason {
 	switch r {
 	case eio.ReasonClientDisconnect, eio.ReasonTransportClose:
 		return ReasonTransportClose
 	case eio.ReasonServerDisconnect:
+		if errors.Is(err, eio.ErrServerClosed) {
+			return ReasonServerShuttingDown
+		}
 		return ReasonForcedClose
 	case eio.ReasonPingTimeout:
 		return ReasonPingTimeout

@@ -97,7 +97,11 @@ type Handshake struct {
 	// XDomain is true when the request had an Origin header.
 	XDomain bool
 	// Auth is the CONNECT packet's payload, a JSON object, or nil when the
-	// client sent none.
+	// client sent none. A Socket.IO 2 client (Engine.IO protocol 3) sends
+	// its auth as the query of the namespace it asks for
+	// ("/admin?token=abc"): Auth is then that query as an object of
+	// strings, as the reference reads it; the "/" it is connected to
+	// without asking has none.
 	Auth json.RawMessage
 }
 

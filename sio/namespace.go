@@ -162,28 +162,46 @@ func (n *Namespace) deliver(ev Event) {
 
 // connectNamespace handles a CONNECT packet, on the loop.
 func (s *Server) connectNamespace(c *conn, p *wire.Packet) {
-	if old := c.socket(p.Namespace); old != nil {
-		if old.state.Load() != stateClosed {
+	name, auth := p.Namespace, json.RawMessage(p.Data)
+	if c.v3 {
+		name, auth = v3Namespace(name)
+	}
+	if old := c.socket(name); old != nil {
+		switch old.state.Load() {
+		case stateConnected:
 			s.breakConn(c, errTwice)
 			return
+		case statePending:
+			// The client asks again while the middleware still runs for
+			// its first CONNECT (a socket.io-client that disconnects and
+			// connects before its answer). The reference runs both and
+			// answers both, its first socket then left connected with
+			// nothing of the client's routed to it; the client ends with
+			// the second's answer. Here the second replaces the first,
+			// which is dropped as a client that leaves during its
+			// middleware is.
+			old.state.Store(stateClosed)
+			old.nsp.cleanup(old)
+			if old.cancel != nil {
+				old.cancel()
+			}
 		}
 		c.forget(old)
 	}
 	hs := c.handshake()
-	hs.Auth = p.Data
-	n := s.lookup(p.Namespace, &hs)
+	hs.Auth = auth
+	n := s.lookup(name, &hs)
 	if n == nil {
-		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: p.Namespace, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
+		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
 		return
 	}
 	if s.closing.Load() {
 		return
 	}
-	sock := newSocket(n, c, p.Data)
+	sock := newSocket(n, c, auth)
 	c.sockets = append(c.sockets, sock)
-	c.joined = true
 
-	pid, offset := recoveryAuth(p.Data)
+	pid, offset := recoveryAuth(auth)
 	var restored *session
 	if n.rec != nil && pid != "" {
 		restored = n.rec.restore(pid, offset)
@@ -237,25 +255,25 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 	if err != nil {
 		c.forget(sock)
 		sock.state.Store(stateClosed)
+		n.cleanup(sock)
 		ce, ok := err.(*ConnectError)
 		if !ok && !errors.As(err, &ce) {
 			ce = &ConnectError{Message: err.Error()}
 		}
-		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: n.name, Data: ce.payload()})
+		_ = c.writePacket(&wire.Packet{Type: wire.ConnectError, Namespace: n.name, Data: ce.payload(c.v3)})
 		return
+	}
+	n.mu.Lock()
+	if restored != nil && (n.sockets[restored.sid] != nil || !restored.remote && !n.rec.fillMissed(restored)) {
+		// Its id is still held by a socket that has not left, or packets
+		// it missed have been forgotten since: a fresh socket.
+		restored = nil
 	}
 	if restored != nil {
 		sock.id, sock.pid, sock.recovered = restored.sid, restored.pid, true
 		sock.data = restored.data
 	} else if n.rec != nil {
 		sock.pid = randomID(15)
-	}
-	n.mu.Lock()
-	if n.sockets[sock.id] != nil {
-		// A recovered id still held by a socket that has not left: the
-		// new one cannot have it.
-		sock.id, sock.pid, sock.recovered, sock.data = randomID(15), randomID(15), false, nil
-		restored = nil
 	}
 	n.sockets[sock.id] = sock
 	if restored != nil {
@@ -264,29 +282,33 @@ func (s *Server) finishConnect(sock *Socket, restored *session, err error) {
 				n.joinLocked(sock, r)
 			}
 		}
-		if !restored.remote {
-			n.rec.fillMissed(restored)
-		}
 	}
 	sock.state.Store(stateConnected)
+	s.waiting.remove(c) // it has joined: the connect timeout is over
 	// The CONNECT answer and the missed packets are queued under n.mu, so
 	// that no broadcast comes between them.
-	defer n.mu.Unlock()
-
-	data := make([]byte, 0, 64)
-	data = append(data, `{"sid":`...)
-	data = appendJSONString(data, sock.id)
-	if sock.pid != "" {
-		data = append(data, `,"pid":`...)
-		data = appendJSONString(data, sock.pid)
+	var data []byte // a protocol 3 client gets none, as from the reference
+	if !c.v3 {
+		data = make([]byte, 0, 64)
+		data = append(data, `{"sid":`...)
+		data = appendJSONString(data, sock.id)
+		if sock.pid != "" {
+			data = append(data, `,"pid":`...)
+			data = appendJSONString(data, sock.pid)
+		}
+		data = append(data, '}')
 	}
-	data = append(data, '}')
 	_ = c.writePacket(&wire.Packet{Type: wire.Connect, Namespace: n.name, Data: data})
 	if restored != nil {
 		for _, m := range restored.missed {
 			_ = c.write(m.text, m.atts, false)
 		}
 	}
+	n.mu.Unlock()
+	// The event waits for room in the channel with no lock held: the
+	// application may be emitting or joining rooms before it reads on.
+	// The loop delivers it, so it still comes before the socket's
+	// messages and its EventDisconnect.
 	n.deliver(Event{Type: EventConnect, Socket: sock})
 }
 
@@ -306,7 +328,24 @@ func (s *Server) removeSocket(sock *Socket, reason Reason, err error) {
 	sock.removed = true
 	n := sock.nsp
 	sock.conn.forget(sock)
+	rooms := n.cleanup(sock)
+	if n.rec != nil && reason.recoverable() {
+		n.rec.persist(sock, rooms)
+	}
+	sock.failAcks()
+	n.deliver(Event{Type: EventDisconnect, Socket: sock, Reason: reason, Err: err})
+	if n.parent != nil && s.opts.CleanupEmptyChildNamespaces {
+		s.removeChild(n)
+	}
+}
+
+// cleanup takes sock out of the namespace and of every room it is in, for
+// good (a Join that follows does nothing), and returns the rooms: the
+// reference's socket._cleanup(). It is for a socket that has left, and
+// for one that never connected (its middleware may have joined rooms).
+func (n *Namespace) cleanup(sock *Socket) []string {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	rooms := sock.rooms
 	sock.rooms = nil
 	sock.left = true
@@ -316,15 +355,7 @@ func (s *Server) removeSocket(sock *Socket, reason Reason, err error) {
 	if n.sockets[sock.id] == sock {
 		delete(n.sockets, sock.id)
 	}
-	n.mu.Unlock()
-	if n.rec != nil && reason.recoverable() {
-		n.rec.persist(sock, rooms)
-	}
-	sock.failAcks()
-	n.deliver(Event{Type: EventDisconnect, Socket: sock, Reason: reason, Err: err})
-	if n.parent != nil && s.opts.CleanupEmptyChildNamespaces {
-		s.removeChild(n)
-	}
+	return rooms
 }
 
 // joinLocked puts sock in room; n.mu is held.

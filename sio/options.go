@@ -14,11 +14,15 @@ type Options struct {
 	// Engine configures the Engine.IO server under Socket.IO. Nil, or a
 	// zero Path, means eio's defaults at the path "/socket.io/", where
 	// every Socket.IO client looks. Ignored by [JoinCluster], whose node
-	// brings its own Engine.IO server.
+	// brings its own Engine.IO server. With its AllowEIO3, Socket.IO 2
+	// clients (Engine.IO protocol 3) connect too: each is connected to
+	// "/" at once, as the reference server does, and sends its auth in
+	// the namespace's query (see [Handshake].Auth).
 	Engine *eio.Options
 
 	// ConnectTimeout is how long a new Engine.IO connection may go without
-	// joining a namespace before the server closes it. Zero means 45s.
+	// joining a namespace (a CONNECT its middleware accepted) before the
+	// server closes it. Zero means 45s.
 	ConnectTimeout time.Duration
 
 	// MaxAttachments bounds the binary attachments of one incoming packet;

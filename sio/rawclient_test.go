@@ -21,6 +21,13 @@ const waitFor = 10 * time.Second
 // newServer starts srv behind an httptest server; both stop at cleanup.
 func newServer(t *testing.T, opts *sio.Options) (*sio.Server, string) {
 	t.Helper()
+	srv, hs := newHTTPServer(t, opts)
+	return srv, hs.URL
+}
+
+// newHTTPServer is newServer, returning the httptest server.
+func newHTTPServer(t *testing.T, opts *sio.Options) (*sio.Server, *httptest.Server) {
+	t.Helper()
 	srv := sio.NewServer(opts)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -28,7 +35,7 @@ func newServer(t *testing.T, opts *sio.Options) (*sio.Server, string) {
 		_ = srv.Close()
 		hs.Close()
 	})
-	return srv, hs.URL
+	return srv, hs
 }
 
 type rawClient struct {

@@ -11,10 +11,18 @@ import (
 // the events broadcast lately (each with its offset, the last argument the
 // client sees) and the state of the sockets that left and may come back.
 //
-// Lock order: Namespace.mu, then recovery.mu.
+// Lock order: Namespace.mu, then recovery.sending, then recovery.mu and
+// conn.wmu.
 type recovery struct {
 	n    *Namespace
 	opts *Recovery
+
+	// sending is held, with Namespace.mu (read), from the moment a packet
+	// gets its place in the log until it has been written to its sockets:
+	// every socket gets the packets in the order of their offsets, so that
+	// the offset of the last one it got is a line between what it has and
+	// what it may have missed.
+	sending sync.Mutex
 
 	mu       sync.Mutex
 	first    uint64              // seq of log[0]
@@ -24,16 +32,12 @@ type recovery struct {
 	order    []*session          // by time of leaving
 }
 
-// slot is one packet of the log: nil e while it is being encoded.
+// slot is one packet of the log.
 type slot struct {
 	at     time.Time
 	offset string
-	e      *entry
-}
-
-type entry struct {
-	b  bcast
-	pk packet
+	b      bcast
+	pk     packet
 }
 
 // session is the state of a socket that left and may come back.
@@ -53,38 +57,26 @@ func newRecovery(n *Namespace, o *Recovery) *recovery {
 	return &recovery{n: n, opts: o, sessions: make(map[string]*session), offsets: make(map[string]uint64)}
 }
 
-// next reserves the offset of a packet about to be broadcast.
-func (r *recovery) next() (uint64, string) {
+// keep stores a packet about to be sent in the log. With offset "", the
+// packet is this server's: it gets the next offset, which is appended to
+// it as its last argument, and keep returns it. Otherwise the packet is
+// another node's, which gave it that offset. The caller holds n.mu (read)
+// and r.sending, and writes the packet to its sockets before it lets them
+// go: a socket coming back (under n.mu) finds each packet either in the log
+// or sent to it live, never both and never neither.
+func (r *recovery) keep(b bcast, pk *packet, offset string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.trimLocked(time.Now())
+	now := time.Now()
 	seq := r.first + uint64(len(r.log))
-	offset := r.n.srv.tag + "-" + strconv.FormatUint(seq, 36)
-	r.log = append(r.log, slot{at: time.Now(), offset: offset})
-	r.offsets[offset] = seq
-	return seq, offset
-}
-
-// add keeps a packet another node broadcast, under the offset it gave it.
-// The caller holds n.mu (read), as for store.
-func (r *recovery) add(offset string, b bcast, pk packet) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.trimLocked(time.Now())
-	seq := r.first + uint64(len(r.log))
-	r.log = append(r.log, slot{at: time.Now(), offset: offset, e: &entry{b: b, pk: pk}})
-	r.offsets[offset] = seq
-}
-
-// store fills in the packet of a reserved offset. The caller holds
-// n.mu (read) and sends the packet under it, so that a socket coming back
-// either finds the packet in the log or is connected in time to get it.
-func (r *recovery) store(seq uint64, b bcast, pk packet) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if seq >= r.first && seq < r.first+uint64(len(r.log)) {
-		r.log[seq-r.first].e = &entry{b: b, pk: pk}
+	if offset == "" {
+		offset = r.n.srv.tag + "-" + strconv.FormatUint(seq, 36)
+		pk.withOffset(offset)
 	}
+	r.log = append(r.log, slot{at: now, offset: offset, b: b, pk: *pk})
+	r.offsets[offset] = seq
+	r.trimLocked(now) // after the append: the log holds MaxPackets at most
+	return offset
 }
 
 // trimLocked forgets packets and sessions past the window.
@@ -166,18 +158,21 @@ func (r *recovery) restore(pid, offset string) *session {
 }
 
 // fillMissed collects the packets after the session's offset that were
-// meant for it. The caller holds n.mu.
-func (r *recovery) fillMissed(s *session) {
+// meant for it, and reports whether it could: false when some of them have
+// been forgotten since (MaxPackets, MaxDisconnectionDuration), and the
+// socket cannot be recovered. The caller holds n.mu.
+func (r *recovery) fillMissed(s *session) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s.offset+1 < r.first {
-		return // forgotten since: the client gets what is left
+		return false
 	}
 	for i := s.offset + 1 - r.first; i < uint64(len(r.log)); i++ {
-		if e := r.log[i].e; e != nil && e.b.includes(s.rooms) {
-			s.missed = append(s.missed, e.pk)
+		if sl := &r.log[i]; sl.b.includes(s.rooms) {
+			s.missed = append(s.missed, sl.pk)
 		}
 	}
+	return true
 }
 
 // includes reports whether a socket in rooms was meant to get the packet:

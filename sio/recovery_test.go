@@ -41,6 +41,15 @@ func recoverable(t *testing.T, srv *sio.Server, url string) (*rawClient, *sio.So
 	return c, s, body.PID, offset
 }
 
+// comeBack dials a new connection and asks for the socket whose pid it
+// gives back, from the packet offset on.
+func comeBack(t *testing.T, url, pid, offset string) *rawClient {
+	t.Helper()
+	c := dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	return c
+}
+
 func TestRecovery(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, &sio.Options{Recovery: &sio.Recovery{}})
@@ -66,8 +75,7 @@ func TestRecovery(t *testing.T) {
 	must(nsp.Emit("missed", "all", []byte{1, 2}))
 	must(nsp.Volatile().Emit("not-for-it")) // volatile packets are not kept
 
-	c := dial(t, url)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, url, pid, offset)
 	ans := c.next()
 	var body struct{ SID, PID string }
 	if err := json.Unmarshal(ans.Data, &body); err != nil || body.SID != s.ID() || body.PID != pid {
@@ -98,8 +106,7 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("after the missed packets: %s", p.Data)
 	}
 	// The session was used up: the same pid cannot come back twice.
-	c2 := dial(t, url)
-	c2.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c2 := comeBack(t, url, pid, offset)
 	c2.next()
 	if ev := expectEvent(t, nsp, sio.EventConnect, ""); ev.Socket.Recovered() || ev.Socket.ID() == s.ID() {
 		t.Fatal("a session recovered twice")
@@ -119,6 +126,8 @@ func TestRecoveryRefused(t *testing.T) {
 		{"left on purpose", func(s *sio.Socket, c *rawClient, _ *sio.Server) { c.send(wire.Packet{Type: wire.Disconnect}) },
 			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
 		{"disconnected by the server", func(s *sio.Socket, _ *rawClient, _ *sio.Server) { _ = s.Disconnect(false) },
+			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
+		{"connection closed by the server", func(s *sio.Socket, _ *rawClient, _ *sio.Server) { _ = s.Disconnect(true) },
 			func(pid, off string) string { return fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, off) }},
 	}
 	for _, tc := range cases {
@@ -149,8 +158,7 @@ func TestRecoveryExpires(t *testing.T) {
 	drop(s, nil, srv)
 	expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
 	time.Sleep(100 * time.Millisecond)
-	c := dial(t, url)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, url, pid, offset)
 	c.next()
 	if ev := expectEvent(t, srv.Of("/"), sio.EventConnect, ""); ev.Socket.Recovered() {
 		t.Fatal("recovered after the window")
@@ -171,8 +179,7 @@ func TestRecoveryMiddleware(t *testing.T) {
 			_, s, pid, offset := recoverable(t, srv, url)
 			drop(s, nil, srv)
 			expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
-			c := dial(t, url)
-			c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+			c := comeBack(t, url, pid, offset)
 			c.next()
 			if ev := expectEvent(t, srv.Of("/"), sio.EventConnect, ""); !ev.Socket.Recovered() {
 				t.Fatal("not recovered")
@@ -206,8 +213,7 @@ func TestRecoveryRace(t *testing.T) {
 			_ = nsp.To("r").Emit("n", i)
 		}
 	}()
-	c := dial(t, url)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, url, pid, offset)
 	c.next()
 	<-done
 	if ev := expectEvent(t, nsp, sio.EventConnect, ""); !ev.Socket.Recovered() {
@@ -235,10 +241,91 @@ func TestRecoveryMaxPackets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := dial(t, url)
-	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))})
+	c := comeBack(t, url, pid, offset)
 	c.next()
 	if ev := expectEvent(t, srv.Of("/"), sio.EventConnect, ""); ev.Socket.Recovered() {
 		t.Fatal("recovered from an offset the log no longer has")
+	}
+}
+
+// TestRecoveryBroadcastsOvertaking: a broadcast encoded before another but
+// sent after it, to a socket that drops in between. The client comes back
+// with the offset of the one it got, and must get the other then.
+func TestRecoveryBroadcastsOvertaking(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{Recovery: &sio.Recovery{}})
+	nsp := srv.Of("/")
+	old, s, pid, _ := recoverable(t, srv, url)
+	var calls atomic.Int32
+	encoded, release := make(chan struct{}), make(chan struct{})
+	sio.SetBroadcastEncodedHook(srv, func() {
+		if calls.Add(1) == 1 {
+			close(encoded)
+			<-release
+		}
+	})
+	first := make(chan error, 1)
+	go func() { first <- nsp.To("r").Emit("n", 1) }()
+	<-encoded
+	if err := nsp.To("r").Emit("n", 2); err != nil {
+		t.Fatal(err)
+	}
+	p := old.next()
+	var n int
+	var offset string
+	if _, args, err := wire.EventArgs(&p); err != nil || args.Decode(&n, &offset) != nil || n != 2 {
+		t.Fatalf("event %s", p.Data)
+	}
+	drop(s, nil, srv)
+	expectEvent(t, nsp, sio.EventDisconnect, "")
+	old.expectEnd()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	c := comeBack(t, url, pid, offset)
+	var body struct{ SID string }
+	if ans := c.next(); json.Unmarshal(ans.Data, &body) != nil || body.SID != s.ID() {
+		t.Fatalf("CONNECT answer %s: not recovered", ans.Data)
+	}
+	p = c.next()
+	if _, args, err := wire.EventArgs(&p); err != nil || args.Decode(&n) != nil || n != 1 {
+		t.Fatalf("missed packet %s", p.Data)
+	}
+}
+
+// TestRecoveryLogTrimmedWhileMiddlewareRuns: the packets after a returning
+// client's offset are forgotten (MaxPackets) while its middleware runs: it
+// cannot have them all, so it gets a fresh socket, as when its offset is
+// unknown, rather than its old one without them.
+func TestRecoveryLogTrimmedWhileMiddlewareRuns(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{Recovery: &sio.Recovery{MaxPackets: 3, RunMiddlewares: true}})
+	started, release := make(chan struct{}), make(chan struct{})
+	srv.Use(func(ctx context.Context, s *sio.Socket) error {
+		if strings.Contains(string(s.Handshake().Auth), "pid") {
+			close(started)
+			<-release
+		}
+		return nil
+	})
+	_, s, pid, offset := recoverable(t, srv, url)
+	drop(s, nil, srv)
+	expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	c := comeBack(t, url, pid, offset)
+	<-started
+	for i := range 5 { // MaxPackets 3: the first after the offset falls out of the log
+		if err := srv.Emit("n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	var body struct{ SID string }
+	if ans := c.next(); json.Unmarshal(ans.Data, &body) != nil || body.SID == s.ID() {
+		t.Fatalf("CONNECT answer %s: recovered without the packets it missed", ans.Data)
+	}
+	if ev := expectEvent(t, srv.Of("/"), sio.EventConnect, ""); ev.Socket.Recovered() {
+		t.Fatal("recovered")
 	}
 }

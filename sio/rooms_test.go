@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/sio"
 	"github.com/chanio/chanio/sio/wire"
 )
@@ -275,17 +276,10 @@ func TestBroadcastWithAck(t *testing.T) {
 func TestVolatile(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, nil)
-	base := url + "/socket.io/?EIO=4&transport=polling"
-	_, body := httpGet(t, base)
-	sid := body[strings.Index(body, `"sid":"`)+7:]
-	sid = sid[:strings.IndexByte(sid, '"')]
-	poll := base + "&sid=" + sid
-	httpPost(t, poll, "40")
-	ev := expectEvent(t, srv.Of("/"), sio.EventConnect, "")
+	s, poll := pollingSocket(t, srv, url)
 	if _, got := httpGet(t, poll); !strings.HasPrefix(got, `40{"sid":"`) {
 		t.Fatalf("CONNECT answer %q", got)
 	}
-	s := ev.Socket
 	// No GET is waiting: the first goes in the queue, the second volatile
 	// one is dropped, the plain one queued.
 	if err := s.EmitVolatile("pos", 1); err != nil {
@@ -302,6 +296,43 @@ func TestVolatile(t *testing.T) {
 	}
 	if _, got := httpGet(t, poll); got != "42[\"pos\",1]\x1e42[\"chat\",\"kept\"]" {
 		t.Fatalf("poll = %q", got)
+	}
+}
+
+// pollingSocket opens a long-polling session by hand and joins "/" with
+// it; nothing reads what the server sends until the caller GETs poll.
+func pollingSocket(t *testing.T, srv *sio.Server, url string) (s *sio.Socket, poll string) {
+	t.Helper()
+	base := url + "/socket.io/?EIO=4&transport=polling"
+	_, body := httpGet(t, base)
+	sid := body[strings.Index(body, `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	poll = base + "&sid=" + sid
+	httpPost(t, poll, "40")
+	return expectEvent(t, srv.Of("/"), sio.EventConnect, "").Socket, poll
+}
+
+// TestEmitToASlowConsumer: Socket.Emit fails with eio.ErrSlowConsumer
+// when the connection's queue is full, with connection state recovery on
+// (where Emit keeps the event for the socket) as without.
+func TestEmitToASlowConsumer(t *testing.T) {
+	t.Parallel()
+	for _, rec := range []*sio.Recovery{nil, {}} {
+		t.Run(fmt.Sprint("recovery=", rec != nil), func(t *testing.T) {
+			t.Parallel()
+			srv, url := newServer(t, &sio.Options{Engine: &eio.Options{MaxQueueBytes: 1024}, Recovery: rec})
+			s, _ := pollingSocket(t, srv, url) // which never polls
+			big := strings.Repeat("x", 600)
+			if err := s.Emit("big", big); err != nil {
+				t.Fatalf("first Emit: %v", err)
+			}
+			if err := s.Emit("big", big); !errors.Is(err, eio.ErrSlowConsumer) {
+				t.Fatalf("Emit past MaxQueueBytes: %v", err)
+			}
+			if ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, ""); ev.Reason != sio.ReasonSlowConsumer {
+				t.Fatalf("reason %v", ev.Reason)
+			}
+		})
 	}
 }
 
@@ -338,4 +369,119 @@ func httpDo(t *testing.T, method, url, body string) (int, string) {
 		}
 	}
 	return resp.StatusCode, sb.String()
+}
+
+// TestRoomsOfSocketsThatNeverConnect: a socket whose middleware joins a
+// room and then refuses it, or whose client goes away while the middleware
+// runs, leaves the room: the reference's socket._cleanup() in both cases.
+// No event is delivered for it.
+func TestRoomsOfSocketsThatNeverConnect(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	refused, started, released := make(chan *sio.Socket, 1), make(chan *sio.Socket, 1), make(chan struct{})
+	nsp.Use(func(ctx context.Context, s *sio.Socket) error {
+		switch string(s.Handshake().Auth) {
+		case `{"refuse":true}`:
+			s.Join("refused-room")
+			refused <- s
+			return errors.New("no")
+		case `{"wait":true}`:
+			s.Join("left-room")
+			started <- s
+			<-ctx.Done()
+			s.Join("after-the-end") // a middleware that goes on
+			close(released)
+			return ctx.Err()
+		}
+		return nil
+	})
+	c := dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Data: []byte(`{"refuse":true}`)})
+	c.expect(`4{"message":"no"}`)
+	s := <-refused
+	if got := nsp.Rooms(); len(got) != 0 || s.In("refused-room") || s.Rooms() != nil {
+		t.Fatalf("after a refusal: namespace rooms %v, socket in its room %v, rooms %v", got, s.In("refused-room"), s.Rooms())
+	}
+
+	c2 := dial(t, url)
+	c2.send(wire.Packet{Type: wire.Connect, Data: []byte(`{"wait":true}`)})
+	s = <-started
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := c2.c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-released
+	if got := nsp.Rooms(); len(got) != 0 || s.In("left-room") || s.Rooms() != nil {
+		t.Fatalf("after the client left: namespace rooms %v, socket rooms %v", got, s.Rooms())
+	}
+	// The namespace reported nothing for either: the next event is the
+	// next client's.
+	joined(t, srv, url, "/")
+}
+
+// TestInWhileLeaving asks a socket whether it is in its own room while it
+// leaves: run with -race, which sees the read and the loop's write.
+func TestInWhileLeaving(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	for range 5 {
+		_, s := joined(t, srv, url, "/")
+		start, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			<-start
+			_ = s.In(s.ID())
+		}()
+		close(start)
+		_ = s.Disconnect(false)
+		<-done
+		expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+		if s.In(s.ID()) {
+			t.Fatal("a socket that has left is in its own room")
+		}
+	}
+}
+
+// TestBroadcastWithAckSocketLeavesBeforeTheWrite: a socket leaves between
+// the moment a broadcast registers its wait for the socket's answer and
+// the moment it writes the event, which then fails. The socket must be
+// counted out once: the broadcast still waits for the other's answer.
+func TestBroadcastWithAckSocketLeavesBeforeTheWrite(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	_, gone := joined(t, srv, url, "/")
+	c, stays := joined(t, srv, url, "/")
+	awaited, release := make(chan struct{}), make(chan struct{})
+	sio.SetAcksAwaitedHook(srv, func() {
+		close(awaited)
+		<-release
+	})
+	type result struct {
+		replies []sio.Reply
+		err     error
+	}
+	got := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		r, err := nsp.EmitWithAck(ctx, "poll")
+		got <- result{r, err}
+	}()
+	<-awaited
+	if err := srv.Engine().Disconnect(gone.EngineID()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expectEvent(t, nsp, sio.EventDisconnect, ""); ev.Socket != gone {
+		t.Fatal("another socket left")
+	}
+	close(release)
+	p := c.next()
+	c.send(wire.Packet{Type: wire.Ack, ID: p.ID, HasID: true, Data: []byte(`["here"]`)})
+	r := <-got
+	if r.err != nil || len(r.replies) != 1 || r.replies[0].SocketID != stays.ID() || argsJSON(r.replies[0].Args) != `["here"]` {
+		t.Fatalf("replies %v, %v", r.replies, r.err)
+	}
 }

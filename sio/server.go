@@ -44,9 +44,9 @@ type Server struct {
 	wake   chan struct{} // capacity 1
 
 	// Owned by the loop.
-	conns    map[string]*conn
-	timeouts []*conn // connections that have joined no namespace yet, oldest first
-	timer    *time.Timer
+	conns   map[string]*conn
+	waiting connList // connections that have neither joined a namespace nor ended, oldest first
+	timer   *time.Timer
 
 	ctx      context.Context // ends when the server closes; middleware runs under it
 	cancel   context.CancelFunc
@@ -57,6 +57,14 @@ type Server struct {
 	done     chan struct{} // closed when the loop has ended
 	tag      string        // this server's mark in recovery offsets
 	dropped  atomic.Uint64
+
+	// testAcksAwaited, set by tests before any emit, runs in
+	// Broadcast.EmitWithAck once the sockets have their waiters, before
+	// the event is written to them.
+	testAcksAwaited func()
+	// testBroadcastEncoded, set by tests before any emit, runs in every
+	// broadcast once its event is encoded, before it is sent.
+	testBroadcastEncoded func()
 }
 
 // adapter reaches the other nodes of a cluster: what a Broadcast does
@@ -69,6 +77,12 @@ type adapter interface {
 	// to coll; each node tells coll how many sockets it reached. The
 	// returned function stops listening for them.
 	broadcastWithAck(n *Namespace, b bcast, event string, args []any, coll *collector, nodes []string) (func(), error)
+	// ackWindow is how long after broadcastWithAck the other nodes may
+	// still forward answers: they stop waiting for their sockets then.
+	ackWindow() time.Duration
+	// watch returns the other live nodes, and a channel closed when they
+	// change.
+	watch() (<-chan struct{}, []string)
 	apply(n *Namespace, b bcast, op int, rooms []string, close bool) error
 	fetch(ctx context.Context, n *Namespace, b bcast) ([]RemoteSocket, error)
 	// restore asks the other nodes for the state of a socket that left
@@ -336,9 +350,13 @@ func (s *Server) handle(ev eio.Event) {
 	case eio.EventConnect:
 		c := newConn(s, ev)
 		s.conns[ev.SID] = c
-		s.timeouts = append(s.timeouts, c)
-		if len(s.timeouts) == 1 {
+		if s.waiting.push(c) {
 			s.timer.Reset(s.opts.ConnectTimeout)
+		}
+		if c.v3 {
+			// A Socket.IO 2 client waits for "/" without asking for it:
+			// the reference connects it (index.ts onconnection).
+			s.connectNamespace(c, &wire.Packet{Type: wire.Connect, Namespace: "/"})
 		}
 	case eio.EventMessage:
 		c := s.conns[ev.SID]
@@ -359,7 +377,7 @@ func (s *Server) handle(ev eio.Event) {
 			return
 		}
 		delete(s.conns, ev.SID)
-		reason, err := reasonFromEngine(ev.Reason), ev.Err
+		reason, err := reasonFromEngine(ev.Reason, ev.Err), ev.Err
 		if s.closing.Load() {
 			reason = ReasonServerShuttingDown
 		}
@@ -371,26 +389,18 @@ func (s *Server) handle(ev eio.Event) {
 }
 
 // expireConnects closes the connections that have joined no namespace
-// within ConnectTimeout.
+// within ConnectTimeout: a CONNECT refused, or whose middleware still
+// runs, does not count, as the reference clears its timer only once a
+// socket has connected.
 func (s *Server) expireConnects() {
 	now := time.Now()
-	i := 0
-	for ; i < len(s.timeouts); i++ {
-		c := s.timeouts[i]
-		if c.deadline().After(now) {
-			break
-		}
-		s.timeouts[i] = nil
-		if !c.joined && !c.ended && len(c.sockets) == 0 {
-			c.forced = ReasonForcedServerClose
-			_ = s.engine.Disconnect(c.sid)
-		}
+	for c := s.waiting.head; c != nil && !c.deadline().After(now); c = s.waiting.head {
+		s.waiting.remove(c)
+		c.forced = ReasonForcedServerClose
+		_ = s.engine.Disconnect(c.sid)
 	}
-	s.timeouts = s.timeouts[i:]
-	if len(s.timeouts) > 0 {
-		s.timer.Reset(time.Until(s.timeouts[0].deadline()))
-	} else {
-		s.timeouts = nil
+	if c := s.waiting.head; c != nil {
+		s.timer.Reset(time.Until(c.deadline()))
 	}
 }
 

