@@ -50,13 +50,9 @@ func TestJSClientToChanio(t *testing.T) {
 				}
 				if end.by == "nopong" {
 					// The server logged the ping timeout it ended the session with.
-					deadline := time.Now().Add(5 * time.Second)
-					for strings.Count(echo.Stderr(), "ping timeout") == timeouts {
-						if time.Now().After(deadline) {
-							t.Fatal("the server logged no ping timeout")
-						}
-						time.Sleep(20 * time.Millisecond)
-					}
+					echo.WaitStderr(t, 5*time.Second, "ping timeout logged", func(stderr string) bool {
+						return strings.Count(stderr, "ping timeout") > timeouts
+					})
 				}
 			})
 		}
