@@ -15,6 +15,8 @@ import threading
 
 import engineio
 
+from inorder import handle_in_order
+
 url, mode = sys.argv[1], sys.argv[2]
 count = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 large = int(sys.argv[4]) if len(sys.argv) > 4 else 0
@@ -22,6 +24,7 @@ close_by = sys.argv[5] if len(sys.argv) > 5 else "client"
 
 transports = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}[mode]
 eio = engineio.Client(request_timeout=10)
+handle_in_order(eio)
 summary = {"openTransport": None, "finalTransport": None, "text": None, "binary": None,
            "largeOK": large == 0, "inOrder": 0, "duplicates": 0, "outOfOrder": 0,
            "disconnected": False, "error": None}

@@ -16,6 +16,8 @@ import time
 
 import socketio
 
+from inorder import handle_in_order
+
 url, mode = sys.argv[1], sys.argv[2]
 transports = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}[mode]
 # python-engineio 4.3.4 (Debian 12) posts polling bodies as Latin-1 (see
@@ -46,6 +48,7 @@ class Waiter:
 
 def client(namespaces, auth=None, handlers=None):
     c = socketio.Client(request_timeout=10)
+    handle_in_order(c.eio)
     w = Waiter()
     for ns in namespaces:
         for name in ["welcome", "echo", "answer-was", "room-msg", "room-ack-result", "disconnect-seen"]:
