@@ -20,6 +20,7 @@ const unknownSID = "AAAAAAAAAAAAAAAAAAAA"
 // 400. The reference answers every refusal with 400 and
 // {"code":N,"message":"..."}, the codes of its Server.errors.
 func TestHandshakeErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name    string
@@ -123,6 +124,7 @@ func TestHandshakeErrors(t *testing.T) {
 // the reference does for most of these) or closing right after it both
 // qualify; no open packet may come.
 func TestWebSocketHandshakeErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name    string
@@ -178,6 +180,7 @@ func TestWebSocketHandshakeErrors(t *testing.T) {
 // Requests that do not fit the session's transport are refused with code 3
 // (the reference's TRANSPORT_MISMATCH) and leave the session as it was.
 func TestTransportMismatch(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 
 	t.Run("websocket without upgrade on a polling session", func(t *testing.T) {
@@ -205,6 +208,7 @@ func TestTransportMismatch(t *testing.T) {
 // Spec: the test suite's "closes the session upon invalid packet format".
 // A POST whose payload does not decode is refused and ends the session.
 func TestInvalidPollingPayload(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name   string
@@ -256,6 +260,7 @@ func TestInvalidPollingPayload(t *testing.T) {
 // maxPayload bounds a POST body: one of exactly maxPayload bytes is
 // accepted, a larger one is refused with 413 and ends the session.
 func TestPollingMaxPayload(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 
 	t.Run("at the limit", func(t *testing.T) {
@@ -293,6 +298,7 @@ func TestPollingMaxPayload(t *testing.T) {
 // it happen, the server MUST return an HTTP 400 error status and close the
 // session."
 func TestPollingConcurrentPOST(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 
