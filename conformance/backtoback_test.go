@@ -24,7 +24,6 @@ func backToBackRounds() int {
 // against the reference itself and through the cluster in the interop
 // suite.
 func TestBackToBackRequests(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	target := backtoback.Target{URL: s.httpURL}
 	for _, seq := range backtoback.Sequences {

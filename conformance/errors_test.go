@@ -20,7 +20,6 @@ const unknownSID = "AAAAAAAAAAAAAAAAAAAA"
 // 400. The reference answers every refusal with 400 and
 // {"code":N,"message":"..."}, the codes of its Server.errors.
 func TestHandshakeErrors(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name    string
@@ -124,7 +123,6 @@ func TestHandshakeErrors(t *testing.T) {
 // the reference does for most of these) or closing right after it both
 // qualify; no open packet may come.
 func TestWebSocketHandshakeErrors(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name    string
@@ -180,7 +178,6 @@ func TestWebSocketHandshakeErrors(t *testing.T) {
 // Requests that do not fit the session's transport are refused with code 3
 // (the reference's TRANSPORT_MISMATCH) and leave the session as it was.
 func TestTransportMismatch(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 
 	t.Run("websocket without upgrade on a polling session", func(t *testing.T) {
@@ -208,7 +205,6 @@ func TestTransportMismatch(t *testing.T) {
 // Spec: the test suite's "closes the session upon invalid packet format".
 // A POST whose payload does not decode is refused and ends the session.
 func TestInvalidPollingPayload(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name   string
@@ -260,7 +256,6 @@ func TestInvalidPollingPayload(t *testing.T) {
 // maxPayload bounds a POST body: one of exactly maxPayload bytes is
 // accepted, a larger one is refused with 413 and ends the session.
 func TestPollingMaxPayload(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 
 	t.Run("at the limit", func(t *testing.T) {
@@ -298,7 +293,6 @@ func TestPollingMaxPayload(t *testing.T) {
 // it happen, the server MUST return an HTTP 400 error status and close the
 // session."
 func TestPollingConcurrentPOST(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 

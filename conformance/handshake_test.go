@@ -13,7 +13,6 @@ import (
 // packet whose JSON has sid, upgrades, pingInterval, pingTimeout and
 // maxPayload; the client sends the sid with every later request.
 func TestHandshake(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 
 	t.Run("polling", func(t *testing.T) {
@@ -123,7 +122,6 @@ func TestHandshake(t *testing.T) {
 // Spec: a POST is answered 200 "ok". The reference sends it as text/html
 // (so that no user agent offers to download it).
 func TestPostAnswer(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	r := p.post(t, "4hello")

@@ -13,7 +13,6 @@ import (
 // record separator 0x1E; a binary message is "b" and its base64; text is
 // UTF-8, and lengths are not counted any more.
 func TestPollingMessages(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name string
@@ -79,7 +78,6 @@ func TestPollingMessages(t *testing.T) {
 // them and send them in the response body": everything queued goes in one
 // payload.
 func TestPollingBatching(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	// The echo server answers asynchronously, one event after another.
@@ -107,7 +105,6 @@ func TestPollingBatching(t *testing.T) {
 // Spec: "The server MAY not respond right away if there are no packets
 // buffered for the given session."
 func TestPollingHeldGET(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	ch := p.pollAsyncT(t)
@@ -133,7 +130,6 @@ func TestPollingHeldGET(t *testing.T) {
 // happen, the server MUST return an HTTP 400 error status and close the
 // session." The test suite expects the first GET to get the close packet.
 func TestPollingConcurrentGET(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	first := p.pollAsyncT(t)
@@ -148,7 +144,6 @@ func TestPollingConcurrentGET(t *testing.T) {
 
 // A close packet from the client ends the session.
 func TestPollingClientClose(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 
 	t.Run("close packet", func(t *testing.T) {
@@ -183,7 +178,6 @@ func TestPollingClientClose(t *testing.T) {
 // reference treats a long-poll the client abandons as a transport error
 // (polling.ts: "poll connection closed prematurely").
 func TestPollingCancelledGET(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -210,7 +204,6 @@ func TestPollingCancelledGET(t *testing.T) {
 // Noop and upgrade packets sent over polling outside an upgrade change
 // nothing.
 func TestPollingIgnoredPackets(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	p := s.openPolling(t)
 	p.mustPost(t, "6")

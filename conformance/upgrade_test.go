@@ -17,7 +17,6 @@ import (
 // pending GET with a noop; the client sends "5" and the session is on the
 // WebSocket.
 func TestUpgrade(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 
 	t.Run("sequence", func(t *testing.T) {
@@ -173,7 +172,6 @@ func TestUpgrade(t *testing.T) {
 // it." Messages queued for a session between the probe and the upgrade
 // packet come on the WebSocket after the switch, in order, each once.
 func TestUpgradeQueuedPackets(t *testing.T) {
-	t.Parallel()
 	s := startServer(t) // its own: broadcasts reach every session
 	b := s.openPolling(t)
 	a := s.openPolling(t)

@@ -15,7 +15,6 @@ import (
 // packets as text frames ("4hello"), binary messages as binary frames that
 // carry the bytes as they are, with no type byte.
 func TestWebSocketMessages(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name string
@@ -68,7 +67,6 @@ func TestWebSocketMessages(t *testing.T) {
 // Spec: "Each packet (read or write) is sent its own WebSocket frame", in
 // order.
 func TestWebSocketOrder(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	c, _ := s.openWS(t)
 	var want []string
@@ -96,7 +94,6 @@ func TestWebSocketOrder(t *testing.T) {
 // maxPayload bounds a WebSocket message as well: a frame of exactly
 // maxPayload bytes is accepted.
 func TestWebSocketMaxPayload(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	c, _ := s.openWS(t)
 	msg := "4" + strings.Repeat("a", maxPayload-1)
@@ -111,7 +108,6 @@ func TestWebSocketMaxPayload(t *testing.T) {
 // format" and friends: what makes the server end a WebSocket session, and
 // with which close status where WebSocket (RFC 6455) defines one.
 func TestWebSocketClose(t *testing.T) {
-	t.Parallel()
 	s := startServer(t)
 	tests := []struct {
 		name string
