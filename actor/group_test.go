@@ -3,6 +3,7 @@ package actor_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -278,12 +279,16 @@ func TestGroupStopCancelsContext(t *testing.T) {
 func TestGroupWait(t *testing.T) {
 	g := actor.NewGroup(nil)
 	const n = 50
-	var exited atomic.Int64
+	var exited, stopping atomic.Int64
+	dawdlers := make(chan struct{}) // closed to let the slow ones out
 	for i := range n {
 		if err := g.Go("worker", func(ctx context.Context) error {
 			<-ctx.Done()
-			// Dawdle a little on the way out, more for some.
-			time.Sleep(time.Duration(i%5) * time.Millisecond)
+			// One in five dawdles on the way out, until let go.
+			if i%5 == 0 {
+				stopping.Add(1)
+				<-dawdlers
+			}
 			exited.Add(1)
 			return nil
 		}); err != nil {
@@ -296,6 +301,9 @@ func TestGroupWait(t *testing.T) {
 	waited := async(func() error { g.Wait(); return nil })
 	blocked(t, waited, "Wait before Stop")
 	g.Stop()
+	progress(t, &stopping, n/5) // every dawdler has seen the Stop
+	blocked(t, waited, "Wait with actors still on their way out")
+	close(dawdlers)
 	wait(t, waited, "Wait after Stop")
 	if got := exited.Load(); got != n {
 		t.Fatalf("Wait returned with %d of %d actors exited", got, n)
@@ -380,13 +388,15 @@ func TestGroupLen(t *testing.T) {
 	for i := range releases {
 		close(releases[i])
 		actors[i].Err()
-		// Done is closed just before the count drops; give it a moment.
+		// Done is closed just before the count drops, on the same
+		// goroutine: no event follows the drop, so look until it shows.
+		want := len(releases) - i - 1
 		deadline := time.Now().Add(patience)
-		for g.Len() != len(releases)-i-1 {
+		for g.Len() != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("Len = %d, want %d", g.Len(), len(releases)-i-1)
+				t.Fatalf("Len = %d, want %d", g.Len(), want)
 			}
-			time.Sleep(time.Millisecond)
+			runtime.Gosched()
 		}
 	}
 }
@@ -421,7 +431,8 @@ func TestGroupSpawnRacesStop(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(time.Duration(round%3) * time.Millisecond)
+		// Stop at a different point of the spawning each round.
+		progress(t, &started, int64(round%3)*50)
 		g.Stop()
 		wg.Wait()
 		g.Wait()

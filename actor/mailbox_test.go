@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,20 @@ func blocked[V any](t testing.TB, ch <-chan V, what string) {
 	case v := <-ch:
 		t.Fatalf("%s: returned %v, want it still blocked", what, v)
 	case <-time.After(settle):
+	}
+}
+
+// progress waits until n reaches at least want, for a test that varies
+// how far concurrent work has gone before it acts. It spins: the counter
+// moves by the microsecond.
+func progress(t testing.TB, n *atomic.Int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for n.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("progress %d after %v, want %d", n.Load(), patience, want)
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -727,7 +742,9 @@ func TestMailboxClose(t *testing.T) {
 				}
 			}()
 			close(start)
-			time.Sleep(time.Duration(round%4) * time.Millisecond)
+			// Close at a different point of the senders' progress each
+			// round: at once, or after some items went through.
+			progress(t, &accepted, int64(round%4)*25)
 			var closers sync.WaitGroup
 			for range 3 {
 				closers.Add(1)
@@ -795,15 +812,19 @@ func TestMailboxReady(t *testing.T) {
 	})
 
 	t.Run("send from another goroutine", func(t *testing.T) {
+		// The send races the wait on Ready, so that over the rounds it
+		// comes both before the wait and during it.
 		m := actor.NewMailbox[int](4)
-		go func() {
-			time.Sleep(settle)
-			m.TrySend(1)
-		}()
-		wait(t, m.Ready(), "Ready after send")
-		// The wake-up may precede nothing only if stale; here it is not.
-		if got := drainAll(t, m); !slices.Equal(got, []int{1}) {
-			t.Fatalf("Drain = %v", got)
+		for round := range 200 {
+			sent := async(func() error { return m.TrySend(round) })
+			wait(t, m.Ready(), "Ready after send")
+			if err := wait(t, sent, "TrySend"); err != nil {
+				t.Fatal(err)
+			}
+			// The wake-up may precede nothing only if stale; here it is not.
+			if got := drainAll(t, m); !slices.Equal(got, []int{round}) {
+				t.Fatalf("round %d: Drain = %v", round, got)
+			}
 		}
 	})
 
@@ -941,8 +962,11 @@ func TestMailboxFIFOPerSender(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			type msg struct{ sender, seq int }
 			m := actor.NewMailbox[msg](tc.capacity)
-			ctx := patienceCtx(t)
 			var wg sync.WaitGroup
+			// Cleanups run last first: a failed check cancels ctx, then
+			// waits for the senders, so that none outlives the test.
+			t.Cleanup(wg.Wait)
+			ctx := patienceCtx(t)
 			for s := range tc.senders {
 				wg.Add(1)
 				go func() {
@@ -956,13 +980,15 @@ func TestMailboxFIFOPerSender(t *testing.T) {
 								if ctx.Err() != nil {
 									break
 								}
-								time.Sleep(time.Microsecond)
+								runtime.Gosched() // let the receiver make room
 							}
 						} else {
 							err = m.Send(ctx, msg{s, i})
 						}
 						if err != nil {
-							t.Errorf("sender %d: send %d = %v", s, i, err)
+							if ctx.Err() == nil {
+								t.Errorf("sender %d: send %d = %v", s, i, err)
+							}
 							return
 						}
 					}
@@ -1160,7 +1186,10 @@ func TestMailboxSendCancelRace(t *testing.T) {
 			}
 			got[v] = true
 			if v%7 == 0 {
-				time.Sleep(20 * time.Microsecond) // fall behind now and then
+				// Fall behind now and then, so that timed Sends wait and
+				// some of their deadlines pass: what is tested is a
+				// deadline that expires, which takes time.
+				time.Sleep(20 * time.Microsecond)
 			}
 		}
 		for s := range senders {

@@ -179,6 +179,7 @@ func TestStressSupervisedActors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ticks, parked atomic.Int64
+	allParked := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range actors {
 		ticksBox := actor.NewMailbox[actor.Tick](1)
@@ -204,19 +205,19 @@ func TestStressSupervisedActors(t *testing.T) {
 			}
 			// Park until the group stops, with a timer armed far off.
 			timer.Reset(time.Now().Add(time.Hour))
-			parked.Add(1)
+			if parked.Add(1) == int64(actors) {
+				close(allParked)
+			}
 			<-ctx.Done()
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(patience)
-	for parked.Load() < int64(actors) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d ticks delivered", ticks.Load(), actors*rounds)
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-allParked:
+	case <-time.After(patience):
+		t.Fatalf("%d of %d ticks delivered", ticks.Load(), actors*rounds)
 	}
 	if got := ticks.Load(); got != int64(actors*rounds) {
 		t.Fatalf("%d ticks delivered, want %d", got, actors*rounds)

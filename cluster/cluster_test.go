@@ -324,22 +324,30 @@ func TestLargePayloadsForwarded(t *testing.T) {
 // ping intervals: held GETs are answered by the owner's pings, and pongs
 // are forwarded POSTs.
 func TestHeldPollsKeepSessionsAlive(t *testing.T) {
-	c := startCluster(t, clusterConfig{server: eio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
+	opts := eio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 200 * time.Millisecond}
+	c := startCluster(t, clusterConfig{server: opts})
 	c.lb.RouteBySID(0, 2)
 	client := dial(t, c.lb.URL, eio.TransportPolling)
-	time.Sleep(700 * time.Millisecond)
-	select {
-	case ev := <-client.Events():
-		t.Fatalf("event %v (reason %v, err %v) while idle", ev.Type, ev.Reason, ev.Err)
-	default:
+	start := time.Now()
+	// Each ping interval takes two requests through c: the held GET the
+	// ping answers and the pong. Wait for several intervals' worth; a
+	// session that died would stop them coming.
+	const requests = 10
+	waitFor(t, 10*time.Second, "c to forward polls and pongs", func() bool {
+		select {
+		case ev := <-client.Events():
+			t.Fatalf("event %v (reason %v, err %v) while idle, after %d forwarded requests", ev.Type, ev.Reason, ev.Err, c.node("c").forwarded.Load())
+		default:
+		}
+		return c.node("c").forwarded.Load() >= requests
+	})
+	if d, timeout := time.Since(start), opts.PingInterval+opts.PingTimeout; d < timeout {
+		t.Fatalf("%d requests forwarded in %v, less than one ping timeout (%v): they prove nothing", requests, d, timeout)
 	}
 	if err := client.Send([]byte("still here")); err != nil {
 		t.Fatal(err)
 	}
 	expectMessage(t, client, "still here", false)
-	if c.node("c").forwarded.Load() < 5 {
-		t.Errorf("c forwarded %d requests, want several polls and pongs", c.node("c").forwarded.Load())
-	}
 }
 
 // TestNodeFailure: a node that dies without a word (its NATS connection
@@ -693,7 +701,19 @@ func TestFrozenNode(t *testing.T) {
 // long-poll forwarded to the owner ends its session there, as a client
 // leaving a direct long-poll does (the reference behaviour).
 func TestForwardedPollAbandoned(t *testing.T) {
-	c := startCluster(t, clusterConfig{})
+	// The owner's server checks the poll's origin before it takes the
+	// poll: from then on, the client leaving is what the owner sees.
+	const origin = "http://abandoning.test"
+	checked := make(chan struct{}, 1)
+	c := startCluster(t, clusterConfig{server: eio.Options{CheckOrigin: func(_ *http.Request, o string) bool {
+		if o == origin {
+			select {
+			case checked <- struct{}{}:
+			default:
+			}
+		}
+		return true
+	}}})
 	a, b := c.node("a"), c.node("b")
 	sid := rawHandshake(t, a.http.URL)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -701,6 +721,7 @@ func TestForwardedPollAbandoned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Origin", origin)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	done := make(chan error, 1)
@@ -711,8 +732,14 @@ func TestForwardedPollAbandoned(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the poll to be held", func() bool { return b.forwarded.Load() == 1 && a.conns.n() > 0 })
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-checked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poll did not reach the owner")
+	}
+	if n := b.forwarded.Load(); n != 1 {
+		t.Fatalf("b forwarded %d requests, want the poll", n)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("abandoned poll: %v", err)

@@ -204,6 +204,9 @@ func (c *testCluster) node(id string) *testNode {
 	panic("no node " + id)
 }
 
+// waitFor waits up to d until cond holds. It looks every 10ms: what it
+// waits on (membership, counters, a client's transport) changes without an
+// event a test could wait on. The result never depends on the interval.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

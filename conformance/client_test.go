@@ -736,25 +736,14 @@ func checkRefusalCode(t testing.TB, he *handshakeError, code int, message string
 }
 
 // waitWSSessionGone waits until the server has forgotten the WebSocket
-// session sid: a polling GET for it is refused with code 1 (while the
-// session lives it is refused with code 3, as a transport mismatch).
+// session sid, and checks that it has: a polling GET for it is refused
+// with code 1 (while the session lives it is refused with code 3, as a
+// transport mismatch).
 func (s *server) waitWSSessionGone(t testing.TB, sid string) {
 	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		r := s.get(t, "EIO=4&transport=polling&sid="+url.QueryEscape(sid))
-		if r.status != http.StatusBadRequest {
-			t.Fatalf("polling GET on websocket session %s: %v, want 400", sid, r)
-		}
-		var e struct{ Code int }
-		if json.Unmarshal(r.body, &e) == nil && e.Code == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session %s still known %v after its connection closed (last answer %v)", sid, waitLong, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitEnded(t, sid)
+	r := s.get(t, "EIO=4&transport=polling&sid="+url.QueryEscape(sid))
+	checkError(t, r, http.StatusBadRequest, 1, "Session ID unknown")
 }
 
 // probe opens a WebSocket for the polling session and runs the probe:

@@ -17,6 +17,17 @@
 //
 //	go test -race ./conformance
 //
+// The tests wait on what the server did, never on time: the end of a
+// session shows in the line examples/echo logs at -v when its application
+// hears of it (waitEnded); a POST being read shows in net/http's
+// "100 Continue"; queued messages show in a broadcast that comes after
+// them. Only the tests of timing (the heartbeat, the upgrade timeout, a
+// ping falling due during a probe, the HTTP server's idle bound) measure
+// time, as lower bounds. The tests run one at a time: with the suite's
+// 300ms ping interval and 200ms timeout, a session a test keeps without
+// ponging lives half a second, so every test is bounded in time, and
+// running them side by side on a loaded machine makes them miss it.
+//
 // One file per area: handshake, errors, polling, websocket, upgrade and
 // heartbeat.
 package conformance

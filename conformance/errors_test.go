@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -294,7 +296,9 @@ func TestPollingConcurrentPOST(t *testing.T) {
 	s := startServer(t)
 	p := s.openPolling(t)
 
-	// The first POST sends its headers and half its body, then stalls.
+	// The first POST sends its headers and half its body, then stalls. It
+	// asks for "100 Continue", which net/http sends once the handler
+	// reads the body: then the server is in the first POST.
 	conn, err := net.DialTimeout("tcp", s.host, requestTimeout)
 	if err != nil {
 		t.Fatal(err)
@@ -302,12 +306,18 @@ func TestPollingConcurrentPOST(t *testing.T) {
 	defer conn.Close()
 	body := "4first-post"
 	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
-	_, err = fmt.Fprintf(conn, "POST %s?%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s",
-		s.path, p.query(), s.host, len(body), body[:4])
+	_, err = fmt.Fprintf(conn, "POST %s?%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		s.path, p.query(), s.host, len(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond) // the server is now reading its body
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("first POST: %q %v, want 100 Continue", line, err)
+	}
+	if _, err := io.WriteString(conn, body[:4]); err != nil {
+		t.Fatal(err)
+	}
 
 	r := p.post(t, "4second-post")
 	checkError(t, r, http.StatusBadRequest, 3, "Bad request")

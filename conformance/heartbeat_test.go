@@ -62,7 +62,13 @@ func TestHeartbeatPolling(t *testing.T) {
 	// after pingInterval+pingTimeout with no pong is refused with 400.
 	t.Run("request after the ping timeout is refused", func(t *testing.T) {
 		p := s.openPolling(t)
-		time.Sleep(time.Until(p.opened.Add(pingInterval + pingTimeout + 100*time.Millisecond)))
+		// No request until the server has ended the session.
+		if reason := s.waitEnded(t, p.sid); reason != "ping timeout" {
+			t.Errorf("session ended with %q, want \"ping timeout\"", reason)
+		}
+		if d := time.Since(p.opened); d < minTimeout {
+			t.Errorf("session ended %v after the open packet, before any ping timeout (>= %v)", d, minTimeout)
+		}
 		r := p.get(t)
 		checkError(t, r, http.StatusBadRequest, 1, "Session ID unknown")
 	})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ type server struct {
 	host    string // 127.0.0.1:PORT
 	path    string // /engine.io/
 	client  *http.Client
+	proc    *testpeer.Process
 
 	// The heartbeat the server was started with, as its open packets
 	// must announce it.
@@ -89,6 +91,7 @@ func startServer(t testing.TB, extra ...string) *server {
 		host:         u.Host,
 		path:         u.Path,
 		client:       &http.Client{Transport: tr},
+		proc:         proc,
 		pingInterval: pingInterval,
 		pingTimeout:  pingTimeout,
 	}
@@ -107,4 +110,36 @@ func startServer(t testing.TB, extra ...string) *server {
 		}
 	}
 	return s
+}
+
+// waitEnded waits until the server's application has been told that
+// session sid ended (examples/echo logs it with -v), and returns the reason
+// it was given. From then on the server has forgotten the session: a
+// request for it is refused with code 1.
+func (s *server) waitEnded(t testing.TB, sid string) string {
+	t.Helper()
+	var reason string
+	s.proc.WaitStderr(t, waitLong, "end of session "+sid, func(stderr string) bool {
+		reason = endReason(stderr, sid)
+		return reason != ""
+	})
+	return reason
+}
+
+// endReason finds the line examples/echo logs when session sid ends
+// (msg="echo: session ended" sid=SID reason="ping timeout") and returns
+// its reason, or "" if there is no such line yet.
+func endReason(stderr, sid string) string {
+	lines := strings.Split(stderr, "\n")
+	for _, line := range lines[:len(lines)-1] { // whole lines only
+		_, rest, ok := strings.Cut(line, `msg="echo: session ended" sid=`+sid+" reason=")
+		if !ok {
+			continue
+		}
+		if unq, err := strconv.Unquote(rest); err == nil {
+			return unq
+		}
+		return rest
+	}
+	return ""
 }

@@ -212,6 +212,9 @@ func TestUpgradePingDuringProbe(t *testing.T) {
 	s := startServer(t, "-ping-interval", "1s", "-ping-timeout", "1s")
 	p := s.openPolling(t)
 	c := p.probe(t)
+	// The scenario is a ping interval passing during the probe: elapsed
+	// time is what makes it, and nothing outside the server shows the
+	// ping falling due (a late one only makes this the plain upgrade).
 	time.Sleep(time.Until(p.opened.Add(1300 * time.Millisecond)))
 	if r := p.get(t); r.status != http.StatusOK || string(r.body) != "6" {
 		t.Fatalf("GET during the probe, ping due: %v, want 200 \"6\"", r)

@@ -65,6 +65,7 @@ type browserSummary struct {
 // side with the reason the others are told. A screenshot of each run is
 // left in testdata/out/.
 func TestBrowserChat(t *testing.T) {
+	t.Parallel()
 	requireBrowser(t)
 	_, url := startProcess(t, repoDir(), chatBinary, "-addr", "127.0.0.1:0", "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
 	for _, tc := range browserModes {

@@ -48,6 +48,7 @@ func TestClusterJSClient(t *testing.T) {
 // official engine.io-client bundle, whichever nodes their sessions and
 // requests land on.
 func TestClusterBrowserChat(t *testing.T) {
+	t.Parallel()
 	requireBrowser(t)
 	base := startCluster(t, "-web", filepath.Join(repoDir(), "examples", "chat", "web"))
 	for _, tc := range browserModes {

@@ -124,6 +124,7 @@ func checkSession(t *testing.T, got eio3Summary, open, final string, upgrade boo
 // always asks for base64 (b64=1); on a WebSocket it does so only with
 // forceBase64, and then it also sends binary as base64 text frames.
 func TestEIO3NodeClients(t *testing.T) {
+	t.Parallel()
 	modes := []struct {
 		version, mode string
 		forceBase64   bool
@@ -190,6 +191,7 @@ func TestEIO3NodeClients(t *testing.T) {
 // (jsonp and forceJSONP: script tags and form posts) from handshake to
 // close, XHR2 polling with binary payloads both ways, and the upgrade.
 func TestEIO3BrowserClients(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	for _, srv := range eio3Servers {
 		t.Run(srv.name, func(t *testing.T) {

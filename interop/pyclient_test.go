@@ -27,6 +27,7 @@ type pySummary struct {
 // text, binary, a 900 KB message, 1,000 numbered messages once each and in
 // order, and a close from either side.
 func TestPythonClientToChanio(t *testing.T) {
+	t.Parallel()
 	requirePython(t)
 	// The Python client answers pings from the same thread that decodes a
 	// 900 KB payload: give it a heartbeat it can keep on a loaded machine.
@@ -94,6 +95,7 @@ func requirePythonSocketIO(t testing.TB) {
 // and a broadcast with acknowledgements, 1,000 numbered events each way in
 // order, and a disconnect by the server.
 func TestSioPythonClient(t *testing.T) {
+	t.Parallel()
 	requirePythonSocketIO(t)
 	app := startSioApp(t, nil)
 	for _, m := range sioModes {

@@ -69,6 +69,7 @@ var sioModes = []struct{ mode, transport string }{
 // ways and their timeouts, rooms and a broadcast with acknowledgements,
 // 1,000 numbered events each way in order, and a server-side disconnect.
 func TestSioNodeClient(t *testing.T) {
+	t.Parallel()
 	requireSioClient(t)
 	app := startSioApp(t, nil)
 	for _, m := range sioModes {
@@ -173,6 +174,7 @@ func checkRecoverySummary(t *testing.T, got sioSummary) {
 // the recovery checks, over each transport mode. A screenshot of each run
 // is left in testdata/out/.
 func TestSioBrowser(t *testing.T) {
+	t.Parallel()
 	requireSioClient(t)
 	requireChromium(t)
 	app := startSioApp(t, nil)
@@ -268,6 +270,7 @@ func TestSioNodeClientCluster(t *testing.T) {
 // hears it; a page whose connection drops comes back recovered, in its
 // room. Screenshots are left in testdata/out/.
 func TestSioChatBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	web := filepath.Join(repoDir(), "examples", "sio-chat", "web")
 	if _, err := os.Stat(filepath.Join(web, "node_modules", "socket.io-client")); err != nil {

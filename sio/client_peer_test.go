@@ -230,7 +230,7 @@ func expectEvent(t testing.TB, c *Client, typ ClientEventType) ClientEvent {
 }
 
 // expectClosed waits for the client's Events channel to close, after any
-// events still in it.
+// events still in it, and then for Done, after which Err is set.
 func expectClosed(t testing.TB, c *Client) []ClientEvent {
 	t.Helper()
 	var evs []ClientEvent
@@ -239,6 +239,12 @@ func expectClosed(t testing.TB, c *Client) []ClientEvent {
 		select {
 		case ev, ok := <-c.Events():
 			if !ok {
+				// Done closes right after Events; Err is set from then on.
+				select {
+				case <-c.Done():
+				case <-timeout:
+					t.Fatal("client Done not closed after its events")
+				}
 				return evs
 			}
 			evs = append(evs, ev)

@@ -157,6 +157,8 @@ func TestRecoveryExpires(t *testing.T) {
 	_, s, pid, offset := recoverable(t, srv, url)
 	drop(s, nil, srv)
 	expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
+	// Past the 50ms window, counted from before the event: elapsed time is
+	// what is tested.
 	time.Sleep(100 * time.Millisecond)
 	c := comeBack(t, url, pid, offset)
 	c.next()

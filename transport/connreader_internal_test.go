@@ -3,12 +3,14 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/stall"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -66,7 +68,7 @@ func TestIdleReaderHoldsNoBuffer(t *testing.T) {
 		}
 		got <- string(data)
 	}()
-	time.Sleep(50 * time.Millisecond) // the reader is parked, waiting
+	waitBlocked(t, "transport.TestIdleReaderHoldsNoBuffer.func1") // the reader is parked, waiting
 	if server.in.raw == nil {
 		t.Fatal("a TCP connection should expose its descriptor")
 	}
@@ -78,6 +80,17 @@ func TestIdleReaderHoldsNoBuffer(t *testing.T) {
 	}
 	if server.in.buf != nil {
 		t.Fatal("buffer kept after the message was read")
+	}
+}
+
+// waitBlocked waits until the goroutine running fn (a test's closure, as
+// the goroutine dump names it) is blocked on the network.
+func waitBlocked(t *testing.T, fn string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := stall.Wait(ctx, stall.IOWait, fn, 1); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -145,7 +158,10 @@ func TestStopIdleWait(t *testing.T) {
 		}
 		got <- string(data)
 	}()
-	time.Sleep(20 * idle) // a blocked read, twenty idle periods long
+	waitBlocked(t, "transport.TestStopIdleWait.func1")
+	// A blocked read, twenty idle periods long: that no deadline is set
+	// for that long is what is tested, which takes the time.
+	time.Sleep(20 * idle)
 	if n := counted.count() - before; n != 0 {
 		t.Fatalf("%d read deadlines set while blocked after StopIdleWait, want 0", n)
 	}

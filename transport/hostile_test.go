@@ -178,7 +178,8 @@ func TestReadBudget(t *testing.T) {
 		data, _, err := a.ReadMessage()
 		gotA <- result{data, err}
 	}()
-	// The message grows to its exact 56 KiB once half of it is in.
+	// The message grows to its exact 56 KiB once half of it is in. The
+	// budget has no event to wait on: look at it until it shows.
 	deadline := time.Now().Add(10 * time.Second)
 	for budget.InUse() != 56<<10 {
 		if time.Now().After(deadline) {

@@ -90,8 +90,14 @@ func TestParkWakesOnData(t *testing.T) {
 // TestParkCloseFires: closing a parked connection runs its function once,
 // whether the peer or this side closes.
 func TestParkCloseFires(t *testing.T) {
-	p := runPoller(t)
 	for _, peerCloses := range []bool{false, true} {
+		// A poller of its own: once it has stopped, no run can be pending.
+		p, err := NewPoller()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); _ = p.Run() }()
 		client, server := wsPair(t)
 		var runs atomic.Int32
 		fired := make(chan struct{}, 2)
@@ -109,7 +115,8 @@ func TestParkCloseFires(t *testing.T) {
 			t.Fatalf("peerCloses=%v: parked function not run", peerCloses)
 		}
 		_ = server.Close()
-		time.Sleep(20 * time.Millisecond)
+		_ = p.Close() // runs what is still parked
+		<-stopped
 		if n := runs.Load(); n != 1 {
 			t.Fatalf("peerCloses=%v: function ran %d times", peerCloses, n)
 		}
@@ -159,7 +166,9 @@ func TestIdleDeadlineSparesSlowMessages(t *testing.T) {
 	}
 	go func() {
 		_, _ = client.conn.Write(frame[:3])
-		time.Sleep(100 * time.Millisecond) // five idle periods
+		// Five idle periods: a message slower than the idle deadline is
+		// the case tested, and that takes time.
+		time.Sleep(100 * time.Millisecond)
 		_, _ = client.conn.Write(frame[3:])
 	}()
 	if err := server.WaitReadable(20 * time.Millisecond); err != nil {

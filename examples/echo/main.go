@@ -52,6 +52,7 @@ func main() {
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	opts := &eio.Options{
 		Path:           *path,
 		PingInterval:   *pingInterval,
@@ -59,7 +60,7 @@ func main() {
 		MaxPayload:     *maxPayload,
 		UpgradeTimeout: *upgradeTimeout,
 		AllowEIO3:      *eio3,
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Logger:         logger,
 	}
 	applyCORS(opts, *cors)
 	srv := eio.NewServer(opts)
@@ -107,7 +108,7 @@ func main() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		echo(srv, *bySend)
+		echo(srv, *bySend, logger)
 	}()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -133,10 +134,15 @@ var broadcastPrefix = []byte("broadcast:")
 
 var disconnectCommand = []byte("disconnect:")
 
-// echo answers every message until the server shuts down.
-func echo(srv *eio.Server, bySend bool) {
+// echo answers every message until the server shuts down. With -v it
+// logs each session's end as the application hears of it, when the server
+// has forgotten the session: what tests wait for before they check that
+// the session is gone.
+func echo(srv *eio.Server, bySend bool, logger *slog.Logger) {
 	for ev := range srv.Events() {
 		switch ev.Type {
+		case eio.EventDisconnect:
+			logger.Debug("echo: session ended", "sid", ev.SID, "reason", ev.Reason.String())
 		case eio.EventMessage:
 			switch {
 			case ev.Binary:

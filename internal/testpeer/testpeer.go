@@ -178,6 +178,32 @@ func (p *Process) WaitOutput(t testing.TB, timeout time.Duration, done func(line
 	}
 }
 
+// WaitStderr waits until done, given everything the process has written
+// to stderr so far, returns true, and returns that text. It fails the test,
+// saying it waited for what, if that takes longer than timeout or the
+// process exits first: a test waits on what a program logs rather than on
+// time.
+func (p *Process) WaitStderr(t testing.TB, timeout time.Duration, what string, done func(stderr string) bool) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		text, changed := p.stderr.snapshot()
+		if done(text) {
+			return text
+		}
+		select {
+		case <-changed:
+		case <-p.done:
+			if text := p.stderr.String(); done(text) {
+				return text
+			}
+			t.Fatalf("process exited before %s; stderr:\n%s", what, p.stderr.String())
+		case <-deadline:
+			t.Fatalf("no %s in %v; stderr so far:\n%s", what, timeout, text)
+		}
+	}
+}
+
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
@@ -216,15 +242,35 @@ func Run(t testing.TB, timeout time.Duration, dir, name string, args ...string) 
 // LockedBuffer is a strings.Builder safe for concurrent writes, for a
 // process's output.
 type LockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	changed chan struct{} // capacity 1: a write came; made on first use
 }
 
 // Write appends p.
 func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	select {
+	case l.signal() <- struct{}{}:
+	default:
+	}
 	return l.b.Write(p)
+}
+
+func (l *LockedBuffer) signal() chan struct{} {
+	if l.changed == nil {
+		l.changed = make(chan struct{}, 1)
+	}
+	return l.changed
+}
+
+// snapshot returns what was written so far and a channel that receives
+// after the next write.
+func (l *LockedBuffer) snapshot() (string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String(), l.signal()
 }
 
 // String returns everything written so far.
