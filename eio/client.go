@@ -915,7 +915,7 @@ func (c *Client) handleTimer() {
 		}
 	}
 	if dueAt(c.pingDue, now) {
-		if c.queue.stalled(c.lastPing) {
+		if c.queue.stalled(actor.InstantOf(c.lastPing)) {
 			// We stopped reading because the application is slow; the
 			// ping may be waiting behind its messages. Give it time.
 			c.pingDue = now.Add(c.pingTimeout)

@@ -52,7 +52,6 @@ type Server struct {
 	// (Options.MaxBytesInFlight); nil when unbounded.
 	budget *transport.ReadBudget
 
-	epoch   time.Time // origin of the sessions' instants
 	closing atomic.Bool
 	// httpServers are the http.Servers whose Shutdown begins this one's;
 	// lastHTTPServer is the one the last request came from, checked first.
@@ -76,7 +75,6 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 		opts:     o,
 		log:      limitLogger(o.Logger, logClock),
 		budget:   transport.NewReadBudget(o.MaxBytesInFlight),
-		epoch:    time.Now(),
 		sessions: xsync.NewMapOf[string, *session](),
 		conns:    xsync.NewMapOf[*transport.WebSocket, struct{}](),
 		events:   make(chan Event, o.EventBuffer),

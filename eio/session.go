@@ -146,14 +146,14 @@ type session struct {
 
 	events eventQueue // events waiting for room in Server.events
 
-	armed      instant // what timer is set to; zero when stopped
-	nextPing   instant
-	pingSent   instant // the ping went out, or the pong wait was last extended
-	pongDue    instant
-	upgradeDue instant
-	closeDue   instant // a graceful close waits this long for a GET
-	pollDue    instant // a GET held during an upgrade is settled then: see onPoll
-	heard      instant // a polling session's client last polled, posted or shook hands
+	armed      actor.Instant // what timer is set to; zero when stopped
+	nextPing   actor.Instant
+	pingSent   actor.Instant // the ping went out, or the pong wait was last extended
+	pongDue    actor.Instant
+	upgradeDue actor.Instant
+	closeDue   actor.Instant // a graceful close waits this long for a GET
+	pollDue    actor.Instant // a GET held during an upgrade is settled then: see onPoll
+	heard      actor.Instant // a polling session's client last polled, posted or shook hands
 
 	closeErr error
 
@@ -193,21 +193,6 @@ type session struct {
 // a hop through the cluster adds, and what the reference itself waits
 // before it releases a GET during an upgrade.
 const settleTime = 100 * time.Millisecond
-
-// instant is a point on the server's monotonic clock: nanoseconds since the
-// server started, plus one so that zero can mean "not set". A session keeps
-// six of them; as time.Time they would take a sixth of an idle session's
-// memory.
-type instant int64
-
-// now returns the current instant.
-func (srv *Server) now() instant { return instant(time.Since(srv.epoch)) + 1 }
-
-// add returns the instant d after t.
-func (t instant) add(d time.Duration) instant { return t + instant(d) }
-
-// timeAt returns t as a time.Time with a monotonic reading.
-func (srv *Server) timeAt(t instant) time.Time { return srv.epoch.Add(time.Duration(t - 1)) }
 
 // newSession makes and registers a session for a handshake; its actor runs
 // once the server calls start, or ends unstarted on discard. It fails only
@@ -269,16 +254,16 @@ func (s *session) attach(c *transport.WebSocket) {
 // begin is the session's first work: announce it, set its heartbeat, and
 // on a WebSocket-only session send the open packet and start reading.
 func (s *session) begin() {
-	now := s.srv.now()
+	now := actor.Now()
 	s.countTransport(1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.transportName(), Session: s.data})
 	s.req = nil
 	s.heard = now // the handshake, for a polling session
 	if s.version == codec.V4 {
-		s.nextPing = now.add(s.srv.opts.PingInterval)
+		s.nextPing = now.Add(s.srv.opts.PingInterval)
 	} else {
 		// Protocol 3: the client pings; silence for interval+timeout ends it.
-		s.pongDue = now.add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
+		s.pongDue = now.Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout + s.srv.opts.PingGrace)
 	}
 	if s.ws != nil {
 		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false, s.version)...)
@@ -478,7 +463,7 @@ func (s *session) onPoll(p *pollRequest) {
 		// Sent before the probe, or after the upgrade packet that the
 		// probe's reader has not delivered yet: settle it later.
 		s.poll, s.pollLate = p, true
-		s.pollDue = s.srv.now().add(settleTime)
+		s.pollDue = actor.Now().Add(settleTime)
 		s.arm()
 		s.notePollHeld()
 	default:
@@ -560,7 +545,7 @@ func (s *session) onUpgrade(c *transport.WebSocket) {
 		return
 	}
 	s.probe = c
-	s.upgradeDue = s.srv.now().add(s.srv.opts.UpgradeTimeout)
+	s.upgradeDue = actor.Now().Add(s.srv.opts.UpgradeTimeout)
 	s.arm()
 	s.startReader(c)
 }
@@ -705,7 +690,7 @@ func (s *session) receive(m inbound) {
 			return // protocol 3: a stray pong, which the Node 3.x server ignores
 		}
 		s.pongDue = 0
-		s.nextPing = s.srv.now().add(s.srv.opts.PingInterval)
+		s.nextPing = actor.Now().Add(s.srv.opts.PingInterval)
 		s.arm()
 	case codec.Ping:
 		if s.version == codec.V4 {
@@ -713,7 +698,7 @@ func (s *session) receive(m inbound) {
 			return
 		}
 		o := &s.srv.opts
-		s.pongDue = s.srv.now().add(o.PingInterval + o.PingTimeout + o.PingGrace)
+		s.pongDue = actor.Now().Add(o.PingInterval + o.PingTimeout + o.PingGrace)
 		s.arm()
 		s.queueCtrl(codec.Packet{Type: codec.Pong, Data: m.pkt.Data})
 	case codec.Close:
@@ -852,10 +837,10 @@ func (s *session) collect(limit int) (b []transport.Outgoing, closing bool) {
 // wait never gets shorter, so a client that never polls again still times
 // out from when the ping was queued.
 func (s *session) pingLeaves() {
-	now := s.srv.now()
+	now := actor.Now()
 	o := &s.srv.opts
 	s.pingSent = now
-	s.pongDue = max(s.pongDue, now.add(o.PingTimeout+o.PingGrace))
+	s.pongDue = max(s.pongDue, now.Add(o.PingTimeout+o.PingGrace))
 	s.arm()
 }
 
@@ -952,7 +937,7 @@ func (s *session) handleWake() {
 			s.close(r.reason, r.err)
 		}
 	}
-	now := s.srv.now()
+	now := actor.Now()
 	o := &s.srv.opts
 	if s.reason == 0 && (due(s.upgradeDue, now) || due(s.pollDue, now) || due(s.pongDue, now)) ||
 		due(s.closeDue, now) {
@@ -989,19 +974,19 @@ func (s *session) handleWake() {
 	if due(s.nextPing, now) && s.reason == 0 {
 		s.nextPing = 0
 		s.pingSent = now
-		s.pongDue = now.add(o.PingTimeout + o.PingGrace)
+		s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
 		s.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
 	if due(s.pongDue, now) && s.reason == 0 {
 		if o.DisablePingTimeout {
-			s.pongDue, s.nextPing = 0, now.add(o.PingInterval)
-		} else if s.events.stalled(s.srv.timeAt(s.pingSent)) {
+			s.pongDue, s.nextPing = 0, now.Add(o.PingInterval)
+		} else if s.events.stalled(s.pingSent) {
 			// We stopped reading because the application is slow; the
 			// pong may be waiting behind its messages. Give it time, from
 			// now: the next judgment counts only stalls after this one,
 			// or a peer gone during a stall would be waited for forever.
 			s.pingSent = now
-			s.pongDue = now.add(o.PingTimeout + o.PingGrace)
+			s.pongDue = now.Add(o.PingTimeout + o.PingGrace)
 		} else {
 			s.srv.log.Info("eio: ping timeout", "session", sidTag(s.sid))
 			s.close(ReasonPingTimeout, nil)
@@ -1010,12 +995,12 @@ func (s *session) handleWake() {
 	s.arm()
 }
 
-func due(t, now instant) bool { return t != 0 && now >= t }
+func due(t, now actor.Instant) bool { return t != 0 && now >= t }
 
 // arm sets the session's one timer to its nearest deadline.
 func (s *session) arm() {
-	var next instant
-	for _, t := range [...]instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue, s.pollDue} {
+	var next actor.Instant
+	for _, t := range [...]actor.Instant{s.nextPing, s.pongDue, s.upgradeDue, s.closeDue, s.pollDue} {
 		if t != 0 && (next == 0 || t < next) {
 			next = t
 		}
@@ -1027,7 +1012,7 @@ func (s *session) arm() {
 	if next == 0 {
 		s.timer.Stop()
 	} else {
-		s.timer.Reset(s.srv.timeAt(next))
+		s.timer.ResetAt(next)
 	}
 }
 
@@ -1093,9 +1078,9 @@ func (s *session) close(r Reason, err error) {
 	switch {
 	case owed:
 		s.sendClose = true
-		s.closeDue = s.srv.now().add(s.srv.opts.PingTimeout)
+		s.closeDue = actor.Now().Add(s.srv.opts.PingTimeout)
 		if s.srv.closing.Load() && s.ws == nil {
-			s.closeDue = s.heard.add(s.shutdownGrace())
+			s.closeDue = s.heard.Add(s.shutdownGrace())
 		}
 		s.arm()
 		if s.writable() {
@@ -1124,9 +1109,9 @@ func (s *session) awaitEnd(ctx context.Context) {
 // Shutdown, its session then waits shutdownGrace more for the GET that
 // takes the rest of its queue and the close packet.
 func (s *session) heardFrom() {
-	s.heard = s.srv.now()
+	s.heard = actor.Now()
 	if s.sendClose && s.srv.closing.Load() && s.ws == nil {
-		s.closeDue = s.heard.add(s.shutdownGrace())
+		s.closeDue = s.heard.Add(s.shutdownGrace())
 		s.arm()
 	}
 }
@@ -1155,7 +1140,7 @@ const shutdownGrace = time.Second
 // answered at the end.
 func (s *session) lingerForPoll() {
 	s.lingering = true
-	s.closeDue = s.srv.now().add(settleTime)
+	s.closeDue = actor.Now().Add(settleTime)
 	s.arm()
 }
 

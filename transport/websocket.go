@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
 	"github.com/gobwas/ws"
 )
@@ -67,9 +68,9 @@ type WebSocket struct {
 	in     connReader
 	header [ws.MaxHeaderSize - 2]byte
 
-	wmu           sync.Mutex // serialises writes to conn
-	closeSent     bool       // guarded by wmu
-	writeDeadline monoTime   // guarded by wmu
+	wmu           sync.Mutex    // serialises writes to conn
+	closeSent     bool          // guarded by wmu
+	writeDeadline actor.Instant // guarded by wmu
 }
 
 // NewWebSocket wraps an upgraded connection without compression. br holds
@@ -577,9 +578,9 @@ const rsv1Frame = 0x40
 // between half and all of writeTimeout.
 func (c *WebSocket) writeLocked(b []byte) error {
 	if c.writeTimeout > 0 {
-		if now := monoNow(); c.writeDeadline.sub(now) < c.writeTimeout/2 {
-			c.writeDeadline = now.add(c.writeTimeout)
-			_ = c.conn.SetWriteDeadline(c.writeDeadline.time())
+		if now := actor.Now(); c.writeDeadline.Sub(now) < c.writeTimeout/2 {
+			c.writeDeadline = now.Add(c.writeTimeout)
+			_ = c.conn.SetWriteDeadline(c.writeDeadline.Time())
 		}
 	}
 	_, err := c.conn.Write(b)
