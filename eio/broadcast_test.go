@@ -310,7 +310,7 @@ func waitTrimmed(t *testing.T, srv *Server, sids []string) {
 		for {
 			var trimmed bool
 			if _, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
-				trimmed = sess.batch == nil && !sess.quiet.Load()
+				trimmed = sess.batch == nil && !sess.flag(flagQuiet)
 				return v
 			}); err != nil {
 				t.Fatal(err)

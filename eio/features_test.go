@@ -548,7 +548,7 @@ func TestServerTrimsQuietSessions(t *testing.T) {
 		var ok bool
 		sess, _ := srv.sessions.Load(sid)
 		_, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
-			ok = sess.batch == nil && sess.inBatch == nil && sess.ctrl == nil && sess.events.pending == nil
+			ok = sess.batch == nil && sess.inBatch == nil && sess.ctrl == nil && sess.queue.pending == nil
 			return v
 		})
 		if err != nil {
