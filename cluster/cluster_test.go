@@ -711,7 +711,7 @@ func TestForwardedPollAbandoned(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the poll to be held", func() bool { return b.forwarded.Load() == 1 && a.conns.n() > 0 })
+	waitFor(t, 5*time.Second, "the poll to be held", func() bool { return b.forwarded.Load() == 1 && a.conns.Len() > 0 })
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {

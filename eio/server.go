@@ -303,6 +303,13 @@ func (s *Server) Range(fn func(sid string) bool) {
 // that are ending.
 func (s *Server) Len() int { return s.sessions.Size() }
 
+// Options returns the options the server runs with: those given to
+// [NewServer] with every default applied (Path with its trailing slash,
+// PingInterval, JSON, ...). It is for code that serves next to the server
+// and must agree with it, as the cluster package does; it shares the
+// slices and pointers of the options given.
+func (s *Server) Options() Options { return s.opts.Options }
+
 // Shutdown stops the server gracefully: it refuses new handshakes, ends
 // every session as Disconnect does (queued messages are flushed, then a
 // close packet), waits until every session's goroutines have exited and
