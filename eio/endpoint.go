@@ -101,6 +101,18 @@ type endpointEnv struct {
 	// The errors of an open packet on an open connection, of an upgrade
 	// not done in time, and of an end by a panic.
 	errOpen, errUpgradeTimeout, errInternal error
+
+	// hooks, nil but in tests, tell tests of moments they wait for.
+	hooks *testHooks
+}
+
+// testHooks are called at moments tests wait for, on the goroutine that
+// sees them; nil outside tests. Set them before the first endpoint runs.
+type testHooks struct {
+	pollHeld func(sid string) // a session holds a GET
+	pong     func(sid string) // the pinging side took a pong
+	parked   func(sid string) // a quiet stream's reader parked it
+	trimmed  func(sid string) // the endpoint let go of its scratch (trim)
 }
 
 // side is what differs between a server's session and a client: each
@@ -520,6 +532,9 @@ func (e *endpoint) dispatch(p codec.Packet) {
 		e.pongDue = 0
 		e.nextPing = actor.Now().Add(e.env.interval)
 		e.arm()
+		if h := e.env.hooks; h != nil && h.pong != nil {
+			h.pong(e.sid)
+		}
 	case codec.Close:
 		if e.reason != 0 {
 			// Closing already (only a side that hears while closing gets
@@ -765,6 +780,9 @@ func (e *endpoint) trim() {
 	e.in.Trim()
 	e.out.Trim()
 	e.side.trimSide()
+	if h := e.env.hooks; h != nil && h.trimmed != nil {
+		h.trimmed(e.sid)
+	}
 }
 
 // onTimer is the endpoint's timer firing, on the supervisor's goroutine.
@@ -988,6 +1006,9 @@ func (e *endpoint) Ready(c transport.Conn, reading bool) {
 
 // Idle notes that a stream went quiet: the next pass trims.
 func (e *endpoint) Idle(transport.Conn) {
+	if h := e.env.hooks; h != nil && h.parked != nil {
+		h.parked(e.sid)
+	}
 	e.setFlag(flagQuiet)
 	e.runner.Schedule()
 }

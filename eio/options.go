@@ -285,9 +285,6 @@ type serverOptions struct {
 	// shutdownGrace is the package's shutdownGrace; tests may set it on a
 	// new server before its first request.
 	shutdownGrace time.Duration
-	// pollHeld, if set, is called by a session's actor when it holds a
-	// GET: for tests that must know a poll is held.
-	pollHeld func(sid string)
 }
 
 func (o *Options) withDefaults() serverOptions {

@@ -309,8 +309,8 @@ func (s *session) onPoll(p *transport.PollRequest) {
 
 // notePollHeld tells a test hook that a GET is held.
 func (s *session) notePollHeld() {
-	if f := s.srv.opts.pollHeld; f != nil {
-		f(s.sid)
+	if h := s.env.hooks; h != nil && h.pollHeld != nil {
+		h.pollHeld(s.sid)
 	}
 }
 
