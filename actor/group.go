@@ -113,6 +113,38 @@ func (g *Group) run(name string, fn func(ctx context.Context) error, a *Actor) {
 	err = fn(g.ctx)
 }
 
+// Enter counts a call that runs on its caller's goroutine (an HTTP
+// handler, a callback of another library) as one of the group's actors,
+// so that [Group.Wait] waits for it too. It returns false, counting
+// nothing, once the group is sealed. Call [Group.Exit] when the call
+// returns.
+func (g *Group) Enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sealed {
+		return false
+	}
+	g.active++
+	return true
+}
+
+// Adopt counts something that exists already and must be waited for (a
+// connection another library accepted) as Enter does, even once the
+// group is sealed. Call [Group.Exit] when it is gone.
+func (g *Group) Adopt() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active++
+}
+
+// Exit ends what Enter or Adopt counted.
+func (g *Group) Exit() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	g.closeIdleLocked()
+}
+
 func (g *Group) closeIdleLocked() {
 	if g.sealed && g.active == 0 {
 		select {

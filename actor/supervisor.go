@@ -21,11 +21,9 @@ type Tick struct {
 //
 // Create it with [NewSupervisor]; it stops with its group.
 type Supervisor struct {
-	start time.Time // monotonic origin of the heap's int64 times
-
 	mu   sync.Mutex
 	heap []*Timer
-	next int64 // deadline the loop sleeps until; maxInt64 when idle
+	next int64 // deadline (an Instant) the loop sleeps until; never when idle
 
 	wake   chan struct{} // capacity 1: the earliest deadline moved earlier
 	firing []firing      // reused by the loop
@@ -41,7 +39,7 @@ const never = int64(^uint64(0) >> 1)
 // NewSupervisor starts a supervisor whose goroutine belongs to g and ends
 // when g stops.
 func NewSupervisor(g *Group) (*Supervisor, error) {
-	s := &Supervisor{start: time.Now(), next: never, wake: make(chan struct{}, 1)}
+	s := &Supervisor{next: never, wake: make(chan struct{}, 1)}
 	if err := g.Go("supervisor", s.run); err != nil {
 		return nil, err
 	}
@@ -56,7 +54,7 @@ func NewSupervisor(g *Group) (*Supervisor, error) {
 type Timer struct {
 	s     *Supervisor
 	fire  func(due time.Time) // never changes
-	when  int64               // guarded by s.mu
+	when  int64               // an Instant; guarded by s.mu
 	index int                 // position in s.heap, -1 when not armed; guarded by s.mu
 }
 
@@ -75,13 +73,17 @@ func (s *Supervisor) NewTimerFunc(fire func(due time.Time)) *Timer {
 	return &Timer{s: s, fire: fire, index: -1}
 }
 
-func (s *Supervisor) since(t time.Time) int64 { return int64(t.Sub(s.start)) }
+// since returns t on the heap's scale: its [Instant].
+func (s *Supervisor) since(t time.Time) int64 { return int64(InstantOf(t)) }
 
 // Reset arms t to fire at the given time, replacing any earlier setting. A
 // time in the past fires at once.
-func (t *Timer) Reset(at time.Time) {
+func (t *Timer) Reset(at time.Time) { t.ResetAt(InstantOf(at)) }
+
+// ResetAt is [Timer.Reset] for a deadline on chanio's clock.
+func (t *Timer) ResetAt(at Instant) {
 	s := t.s
-	when := s.since(at)
+	when := int64(at)
 	s.mu.Lock()
 	t.when = when
 	if t.index < 0 {
@@ -128,7 +130,7 @@ func (s *Supervisor) run(ctx context.Context) error {
 	clock := time.NewTimer(time.Hour)
 	defer clock.Stop()
 	for {
-		now := s.since(time.Now())
+		now := int64(Now())
 		s.mu.Lock()
 		for len(s.heap) > 0 && s.heap[0].when <= now {
 			t := s.heap[0]
@@ -146,7 +148,7 @@ func (s *Supervisor) run(ctx context.Context) error {
 		// Deliver outside the lock: TrySend takes the mailbox's own lock,
 		// and a fire function may re-arm its timer.
 		for i, f := range s.firing {
-			f.t.fire(s.start.Add(time.Duration(f.when)))
+			f.t.fire(Instant(f.when).Time())
 			s.firing[i] = firing{}
 		}
 		s.firing = s.firing[:0]

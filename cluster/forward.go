@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/loglimit"
+	"github.com/chanio/chanio/transport"
 	"github.com/nats-io/nats.go"
 )
 
@@ -89,12 +89,12 @@ func (n *Node) serve(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		next.ServeHTTP(w, r)
 		return
 	}
-	if !n.handlers.enter() {
+	if !n.handlers.Enter() {
 		unavailable(w)
 		return
 	}
-	defer n.handlers.exit()
-	if !n.polls.enter() {
+	defer n.handlers.Exit()
+	if !n.polls.Enter() {
 		unavailable(w)
 		return
 	}
@@ -181,33 +181,17 @@ func (n *Node) forwardError(w http.ResponseWriter, r *http.Request, err error) {
 		unknownSession(w)
 	default:
 		n.log.Warn("cluster: forwarding failed", "owner", owner, "err", loglimit.Error{Err: err})
-		writeJSONError(w, http.StatusBadGateway, eio.CodeBadRequest, "Forwarding to the session's node failed")
+		transport.WriteError(w, http.StatusBadGateway, int(eio.CodeBadRequest), "Forwarding to the session's node failed")
 	}
 }
 
 func unknownSession(w http.ResponseWriter) {
-	writeJSONError(w, http.StatusBadRequest, eio.CodeUnknownSID, eio.CodeUnknownSID.Message())
+	transport.WriteError(w, http.StatusBadRequest, int(eio.CodeUnknownSID), eio.CodeUnknownSID.Message())
 }
 
 func unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	writeJSONError(w, http.StatusServiceUnavailable, eio.CodeBadRequest, "Server shutting down")
-}
-
-// writeJSONError answers as the reference server answers a protocol
-// error: {"code":N,"message":"..."}.
-func writeJSONError(w http.ResponseWriter, status int, code eio.ErrorCode, message string) {
-	body := make([]byte, 0, 64)
-	body = append(body, `{"code":`...)
-	body = strconv.AppendInt(body, int64(code), 10)
-	body = append(body, `,"message":`...)
-	body = strconv.AppendQuoteToASCII(body, message)
-	body = append(body, '}')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	transport.WriteError(w, http.StatusServiceUnavailable, int(eio.CodeBadRequest), "Server shutting down")
 }
 
 // relayWriter is the ResponseWriter a forwarded request is proxied with.
@@ -226,7 +210,7 @@ type relayWriter struct {
 func (w *relayWriter) endPoll() {
 	if !w.pollDone {
 		w.pollDone = true
-		w.n.polls.exit()
+		w.n.polls.Exit()
 	}
 }
 

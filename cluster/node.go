@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -50,12 +49,14 @@ type Node struct {
 	relays     relays
 	forwarded  atomic.Uint64 // requests forwarded to other nodes
 
-	group    *actor.Group // the heartbeat and the tunnel server's accept loop
-	subs     []*nats.Subscription
-	calls    tracker // NATS callbacks running
-	handlers tracker // forwarding handlers running, on the application's HTTP server
-	polls    tracker // of which forwarding requests (not relaying a WebSocket)
-	conns    tracker // tunnel connections of tunnelSrv
+	group *actor.Group // the heartbeat and the tunnel server's accept loop
+	subs  []*nats.Subscription
+	// Calls that run on goroutines of others, counted so that Close can
+	// wait for them (actor.Group's Enter and Exit).
+	calls    *actor.Group // NATS callbacks running
+	handlers *actor.Group // forwarding handlers running, on the application's HTTP server
+	polls    *actor.Group // of which forwarding requests (not relaying a WebSocket)
+	conns    *actor.Group // tunnel connections of tunnelSrv
 
 	closing  atomic.Bool
 	stopOnce sync.Once
@@ -75,7 +76,7 @@ func Join(ctx context.Context, nc *nats.Conn, serverOpts *eio.Options, opts *Opt
 	if nc == nil {
 		return nil, errors.New("cluster: Join needs a NATS connection")
 	}
-	o, err := opts.withDefaults(serverOpts)
+	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -85,29 +86,30 @@ func Join(ctx context.Context, nc *nats.Conn, serverOpts *eio.Options, opts *Opt
 	}
 	so.GenerateID = sidGenerator(o.id, so.GenerateID)
 	n := &Node{
-		opts:    o,
-		log:     o.Logger.With("node", o.id),
-		nc:      nc,
-		path:    so.Path,
-		json:    so.JSON,
-		members: newMembers(o.NodeTimeout),
+		opts:     o,
+		log:      o.Logger.With("node", o.id),
+		nc:       nc,
+		members:  newMembers(o.NodeTimeout),
+		calls:    actor.NewGroup(nil),
+		handlers: actor.NewGroup(nil),
+		polls:    actor.NewGroup(nil),
+		conns:    actor.NewGroup(nil),
 	}
-	if n.path == "" {
-		n.path = "/engine.io/"
-	}
-	if n.path[len(n.path)-1] != '/' {
-		n.path += "/"
-	}
-	if n.json == nil {
-		n.json = stdJSON{}
+	n.srv = eio.NewServer(&so)
+	// The server's path and JSON codec, and its heartbeat for the
+	// default ForwardTimeout, as it resolved them.
+	eo := n.srv.Options()
+	n.path, n.json = eo.Path, eo.JSON
+	if n.opts.ForwardTimeout <= 0 {
+		n.opts.ForwardTimeout = eo.PingInterval + eo.PingTimeout + eo.PingGrace + forwardMargin
 	}
 	n.incarnation = randomUint64()
 	n.nextTunnel.Store(randomUint64() >> 1) // room to count up
 	if err := n.checkID(ctx); err != nil {
+		_ = n.srv.Close()
 		return nil, err
 	}
 
-	n.srv = eio.NewServer(&so)
 	n.group = actor.NewGroup(func(name string, err error) {
 		n.log.Error("cluster: goroutine failed", "name", name, "err", err)
 	})
@@ -186,10 +188,10 @@ func (n *Node) flush(ctx context.Context) error {
 
 func (n *Node) subscribe(subj string, fn func(*nats.Msg)) error {
 	sub, err := n.nc.Subscribe(subj, func(m *nats.Msg) {
-		if !n.calls.enter() {
+		if !n.calls.Enter() {
 			return
 		}
-		defer n.calls.exit()
+		defer n.calls.Exit()
 		fn(m)
 	})
 	if err != nil {
@@ -568,8 +570,9 @@ func (n *Node) Close() error {
 func (n *Node) teardown(ctx context.Context, graceful bool) error {
 	n.closing.Store(true)
 	if graceful {
+		n.polls.Seal()
 		select {
-		case <-n.polls.close():
+		case <-n.polls.Done():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -585,8 +588,9 @@ func (n *Node) teardown(ctx context.Context, graceful bool) error {
 		for _, s := range n.subs {
 			_ = s.Unsubscribe()
 		}
-		<-n.calls.close()
-		n.polls.close()
+		n.calls.Seal()
+		<-n.calls.Done()
+		n.polls.Seal()
 		_ = n.listener.Close()
 		_ = n.tunnelSrv.Close()
 		for _, t := range n.tunnels.with("") {
@@ -599,9 +603,10 @@ func (n *Node) teardown(ctx context.Context, graceful bool) error {
 	if err := n.group.WaitContext(ctx); err != nil {
 		return err
 	}
-	for _, tr := range []*tracker{&n.handlers, &n.conns} {
+	for _, g := range []*actor.Group{n.handlers, n.conns} {
+		g.Seal()
 		select {
-		case <-tr.close():
+		case <-g.Done():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -622,76 +627,11 @@ func (n *Node) serveTunnels(context.Context) error {
 func (n *Node) trackConn(_ net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
-		n.conns.add()
+		n.conns.Adopt()
 	case http.StateHijacked, http.StateClosed:
-		n.conns.exit()
+		n.conns.Exit()
 	}
 }
-
-// tracker counts running calls of one kind, refuses new ones once closed,
-// and reports when the last has returned.
-type tracker struct {
-	mu     sync.Mutex
-	count  int
-	closed bool
-	idle   chan struct{}
-}
-
-// enter counts a call in, or returns false once the tracker is closed.
-func (t *tracker) enter() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.count++
-	return true
-}
-
-// add counts a call in even once closed (a connection that exists
-// already).
-func (t *tracker) add() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.count++
-}
-
-// n returns the number of calls running.
-func (t *tracker) n() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.count
-}
-
-func (t *tracker) exit() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.count--
-	t.signalLocked()
-}
-
-// close refuses new calls and returns a channel closed once none runs.
-func (t *tracker) close() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.closed {
-		t.closed = true
-		t.idle = make(chan struct{})
-	}
-	t.signalLocked()
-	return t.idle
-}
-
-func (t *tracker) signalLocked() {
-	if t.closed && t.count == 0 && !isClosed(t.idle) {
-		close(t.idle)
-	}
-}
-
-type stdJSON struct{}
-
-func (stdJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
-func (stdJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 // logWriter sends net/http's log lines to the node's logger at Debug,
 // bounded: they may quote what a client sent.

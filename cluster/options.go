@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/quietlog"
 )
 
@@ -73,7 +72,9 @@ const (
 	forwardMargin       = 5 * time.Second
 )
 
-func (o *Options) withDefaults(server *eio.Options) (options, error) {
+// withDefaults resolves o; ForwardTimeout stays zero if unset: Join
+// derives it from the eio.Server's options.
+func (o *Options) withDefaults() (options, error) {
 	var r options
 	if o != nil {
 		r.Options = *o
@@ -99,21 +100,6 @@ func (o *Options) withDefaults(server *eio.Options) (options, error) {
 	}
 	if r.HeartbeatInterval <= 0 || r.HeartbeatInterval > r.NodeTimeout {
 		r.HeartbeatInterval = r.NodeTimeout / 3
-	}
-	if r.ForwardTimeout <= 0 {
-		interval, timeout, grace := 25*time.Second, 20*time.Second, time.Duration(0)
-		if server != nil {
-			if server.PingInterval > 0 {
-				interval = server.PingInterval
-			}
-			if server.PingTimeout > 0 {
-				timeout = server.PingTimeout
-			}
-			if server.PingGrace > 0 {
-				grace = server.PingGrace
-			}
-		}
-		r.ForwardTimeout = interval + timeout + grace + forwardMargin
 	}
 	if r.TunnelWindow <= 0 {
 		r.TunnelWindow = defaultTunnelWindow

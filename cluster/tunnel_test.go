@@ -23,12 +23,12 @@ func bareNodes(t testing.TB, window int) (a, b *Node) {
 	ns := startNATS(t)
 	mk := func(id string) *Node {
 		nc := connectNATS(t, ns, id)
-		o, err := (&Options{NodeID: id, TunnelWindow: window, Logger: testLogger()}).withDefaults(nil)
+		o, err := (&Options{NodeID: id, TunnelWindow: window, Logger: testLogger()}).withDefaults()
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := &Node{opts: o, log: o.Logger, nc: nc, members: newMembers(o.NodeTimeout),
-			listener: newTunnelListener(id), group: actor.NewGroup(nil)}
+			listener: newTunnelListener(id), group: actor.NewGroup(nil), calls: actor.NewGroup(nil)}
 		n.nextTunnel.Store(randomUint64() >> 1)
 		for subj, fn := range map[string]func(*nats.Msg){o.nodeSubject(id, "rpc"): n.onRPC, o.nodeSubject(id, "t"): n.onFrame} {
 			if err := n.subscribe(subj, fn); err != nil {
@@ -42,7 +42,8 @@ func bareNodes(t testing.TB, window int) (a, b *Node) {
 			for _, s := range n.subs {
 				_ = s.Unsubscribe()
 			}
-			<-n.calls.close()
+			n.calls.Seal()
+			<-n.calls.Done()
 			_ = n.listener.Close()
 			for _, tun := range n.tunnels.with("") {
 				tun.Close()

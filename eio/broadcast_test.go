@@ -247,7 +247,7 @@ func TestBroadcastAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop buffers, which then allocate")
 	}
-	srv, base := testServer(t, nil)
+	srv, base, hooks := hookedServer(t, nil)
 	const sessions = 100
 	msg := []byte("hello")
 	frame := len(msg) + 3 // a 2-byte header, the type digit, the text
@@ -288,40 +288,15 @@ func TestBroadcastAllocations(t *testing.T) {
 	}
 	// Let every reader park and every session trim once (a trimmed
 	// session makes its queue again on its next message), then warm up.
-	waitTrimmed(t, srv, sids)
+	if srv.poller != nil { // else nothing parks, nothing trims
+		for _, sid := range sids {
+			hooks.trimmed.wait(t, "trimmed", sid, 1)
+		}
+	}
 	for range 5 {
 		broadcast()
 	}
 	if n := testing.AllocsPerRun(50, broadcast); n > 1 {
 		t.Fatalf("%v allocations per broadcast to %d sessions, want at most 1", n, sessions)
-	}
-}
-
-// waitTrimmed waits until each session has trimmed its scratch, which it
-// does once its reader has parked the quiet connection.
-func waitTrimmed(t *testing.T, srv *Server, sids []string) {
-	t.Helper()
-	if srv.poller == nil {
-		return // nothing parks, nothing trims
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, sid := range sids {
-		sess, _ := srv.sessions.Load(sid)
-		for {
-			var trimmed bool
-			if _, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
-				trimmed = sess.batch == nil && !sess.quiet.Load()
-				return v
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if trimmed {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("session %s has not trimmed", sid)
-			}
-			time.Sleep(parkAfter)
-		}
 	}
 }

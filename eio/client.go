@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -16,105 +18,59 @@ import (
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/transport"
-	"github.com/gobwas/ws"
 )
+
+// This file is the client's side of the protocol core (endpoint.go). What
+// only a client does is here: it answers the server's pings; on
+// long-polling it keeps one GET in flight and POSTs what it sends (a
+// transport.PollClient), and pauses both during an upgrade; it dials and
+// probes the transport it upgrades to; after its close packet it waits
+// for the server's close; and it shares one supervisor and one poller
+// with every other client of the process (clientRuntime).
 
 // Client is one Engine.IO connection to a server, opened by [Dial]. It
 // speaks protocol 4 over long-polling, WebSocket, or polling upgraded to
 // WebSocket, to any compliant server: chanio's own, Node's engine.io,
 // python-engineio.
 //
-// A Client is an actor, like a server session: one goroutine owns its
-// state, readers push what arrives into its mailbox, and the application
-// talks to it through [Client.Events], [Client.Send] and [Client.Close],
-// all safe from any goroutine and none of which waits on the network.
+// A Client is an actor, like a server session, and runs the same protocol
+// core: it holds a goroutine only while it has work, readers push what
+// arrives into its mailbox, and the application talks to it through
+// [Client.Events], [Client.Send] and [Client.Close], all safe from any
+// goroutine and none of which waits on the network. A quiet WebSocket
+// holds no goroutine at all: every Client of the process shares one
+// poller, which wakes its reader when data comes, and one timer
+// goroutine for their heartbeats.
 type Client struct {
+	e    endpoint    // the protocol core; c is its side
+	env  endpointEnv // the core's constants, the heartbeat's from the open packet
 	opts clientOptions
 	log  *slog.Logger
-	sid  string
+	ep   clientEndpoint
 
 	// From the open packet.
-	pingInterval time.Duration
-	pingTimeout  time.Duration
-	maxPayload   int64 // the server's bound on what we send; 0 if unknown
-	offersWS     bool  // the server offered the upgrade to websocket
+	maxPayload int64          // the server's bound on what we send; 0 if unknown
+	upgradeTo  transport.Kind // the transport to upgrade to; zero Name: none
 
-	pollURL  string // polling GETs and POSTs, with the sid
-	probeURL string // the WebSocket of an upgrade, with the sid
+	rt      *clientRuntime    // the supervisor and poller shared with other clients
+	group   *actor.Group      // the actor
+	io      *actor.Group      // requests, stream readers, the probe's dial
+	readers transport.Readers // on io and the shared poller
 
-	group *actor.Group // the actor
-	io    *actor.Group // HTTP requests, WebSocket readers, the probe
-
-	out  *actor.Mailbox[codec.Packet]  // Send; bounded by MaxQueueBytes
-	in   *actor.Mailbox[clientInbound] // readers: polls, frames, probes
-	ctl  *actor.Mailbox[postDone]      // the writer: POST results
-	wake chan struct{}                 // capacity 1: Close was called
-
-	closeAsked atomic.Bool
-	mode       atomic.Uint32 // 0 polling, 1 websocket: what Transport says
+	// probeLive is the probe, for a Close that gives up and cuts.
+	probeLive atomic.Pointer[liveConn]
 
 	events chan Event
 	done   chan struct{}
 
-	// Written by the actor before done is closed.
-	reason Reason
-	err    error
-
-	// Everything below is owned by the actor goroutine.
-	initial []codec.Packet // packets that came with the open packet
-
-	ws       *transport.WebSocket // the WebSocket in use; nil while polling
-	reader   *actor.Actor         // the goroutine reading ws
-	probe    *transport.WebSocket // an answered probe, waiting for the switch
-	probeAct *actor.Actor         // the goroutine that probes and then reads
-
-	upgrading bool // pausing polling to switch to probe
-	getting   bool // a long-poll GET is in flight
-	posting   bool // a POST is in flight
-
-	ctrl     []codec.Packet // the actor's own packets (pong) to send next
-	batch    []codec.Packet // scratch for a write
-	inBatch  []clientInbound
-	carry    codec.Packet // a packet taken from out that did not fit a POST
-	hasCarry bool
-
-	queue      eventQueue // events waiting for room in events
-	timer      *time.Timer
-	armed      time.Time // what timer is set to; zero when stopped
-	lastPing   time.Time // the open packet or the last ping
-	pingDue    time.Time // no ping by then: ping timeout
-	upgradeDue time.Time // the switch must be done by then
-
-	closing   bool                 // Close was called: flush, then close packet
-	outClosed bool                 // out no longer takes sends
-	closeSent bool                 // the close packet has been handed to a transport
-	linger    *transport.WebSocket // a WebSocket waiting for the server's close frame
-	ended     bool
+	// Owned by the actor.
+	poll          *transport.PollClient // the long-polling; nil if the client opened on a stream
+	initial       []codec.Packet        // packets that came with the open packet
+	getting       bool                  // a long-poll GET is out, and the actor has not seen its end
+	droppedEvents int                   // events dropped at a Close that gave up
 }
 
-// inKind says what a reader delivered.
-type inKind uint8
-
 const (
-	inPoll  inKind = iota // a long-poll GET's packets, or its failure
-	inFrame               // one packet from conn, or conn's end
-	inProbe               // conn answered the probe, or the probe failed
-)
-
-// clientInbound is what readers push into the actor's in mailbox.
-type clientInbound struct {
-	kind inKind
-	conn *transport.WebSocket
-	pkt  codec.Packet
-	pkts []codec.Packet
-	err  error
-}
-
-// postDone is the result of a POST.
-type postDone struct{ err error }
-
-const (
-	clientItemOverhead = 64 // bytes counted per queued item beyond its data
 	// maxPacketsPerClientPost bounds the packets of one POST: python-engineio
 	// refuses a payload of more than 16 (Payload.max_decode_packets).
 	maxPacketsPerClientPost = 16
@@ -128,16 +84,6 @@ const (
 	maxTimerMS = 1<<31 - 1
 )
 
-func clientInboundSize(m clientInbound) int {
-	n := len(m.pkt.Data) + clientItemOverhead
-	for _, p := range m.pkts {
-		n += len(p.Data)
-	}
-	return n
-}
-
-func clientOutSize(p codec.Packet) int { return len(p.Data) + clientItemOverhead }
-
 // Errors behind a client's [ReasonTransportError], carried in Event.Err.
 var (
 	errClientInternal    = errors.New("eio: client failed internally")
@@ -145,8 +91,6 @@ var (
 	errProbeAnswer       = errors.New("eio: websocket probe not answered with 3probe")
 	errClientUpgradeSlow = errors.New("eio: upgrade timed out waiting for in-flight requests")
 	errUnexpectedOnProbe = errors.New("eio: packet on the websocket before the upgrade")
-	errResponseOverLimit = fmt.Errorf("eio: server response over ClientOptions.MaxPayload: %w", codec.ErrTooLarge)
-	errUnsupportedEncode = errors.New("eio: unsupported Content-Encoding in a polling response")
 	errUnknownTransport  = errors.New("eio: unknown transport in ClientOptions.Transports")
 	errBadURL            = errors.New("eio: URL must be http, https, ws or wss with a host")
 	errNotMessage        = errors.New("eio: not a message packet")
@@ -189,22 +133,23 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, err
 }
 
 func dial(ctx context.Context, rawURL string, o clientOptions) (*Client, error) {
-	if o.open != TransportPolling && o.open != TransportWebSocket {
+	kind, stream := transport.LookupKind(o.open)
+	if o.open != TransportPolling && !stream {
 		return nil, fmt.Errorf("%w: %q", errUnknownTransport, o.Transports)
 	}
 	ep, err := parseClientEndpoint(rawURL, o.Path, o.Query)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{opts: o, log: o.Logger}
+	c := &Client{opts: o, log: o.Logger, ep: ep}
 	hctx, cancel := context.WithTimeout(ctx, o.RequestTimeout)
 	defer cancel()
 	var hs codec.Handshake
-	var conn *transport.WebSocket
-	if o.open == TransportPolling {
-		hs, c.initial, err = c.handshakePolling(hctx, ep)
+	var conn transport.Stream
+	if stream {
+		hs, conn, err = c.handshakeStream(hctx, kind)
 	} else {
-		hs, conn, err = c.handshakeWebSocket(hctx, ep.url(TransportWebSocket, ""))
+		hs, c.initial, err = c.handshakePolling(hctx)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -221,55 +166,76 @@ func dial(ctx context.Context, rawURL string, o clientOptions) (*Client, error) 
 		return nil, fmt.Errorf("eio: dial %s: %w", ep.redacted(), err)
 	}
 
-	c.sid = hs.SID
+	c.e.sid = hs.SID
 	c.log = o.Logger.With("sid", hs.SID)
 	// Clamped as JavaScript timers are (2^31-1 ms, about 24.8 days), so
 	// that no sum of them overflows a Duration.
-	c.pingInterval = time.Duration(min(hs.PingInterval, maxTimerMS)) * time.Millisecond
-	c.pingTimeout = time.Duration(min(hs.PingTimeout, maxTimerMS)) * time.Millisecond
+	c.env.interval = time.Duration(min(hs.PingInterval, maxTimerMS)) * time.Millisecond
+	c.env.wait = time.Duration(min(hs.PingTimeout, maxTimerMS)) * time.Millisecond
 	c.maxPayload = hs.MaxPayload
-	c.offersWS = slices.Contains(hs.Upgrades, TransportWebSocket)
-	c.pollURL = ep.url(TransportPolling, hs.SID)
-	c.probeURL = ep.url(TransportWebSocket, hs.SID)
+	for _, name := range o.upgrades {
+		if k, ok := transport.LookupKind(name); ok && slices.Contains(hs.Upgrades, name) && c.upgradeTo.Name == "" {
+			c.upgradeTo = k
+		}
+	}
 	c.start(conn)
 	return c, nil
 }
 
-// start creates the actor's mailboxes and goroutines for an open
-// connection; conn is the WebSocket it opened on, nil for polling.
-func (c *Client) start(conn *transport.WebSocket) {
+// start makes the actor for an open connection; conn is the stream it
+// opened on, nil for polling.
+func (c *Client) start(conn transport.Stream) {
 	o := &c.opts
-	c.out = actor.NewSizedMailbox(o.MaxQueueBytes/clientItemOverhead+1, o.MaxQueueBytes, clientOutSize)
-	c.in = actor.NewSizedMailbox(256, int(min(o.MaxPayload, 1<<30)), clientInboundSize)
-	c.ctl = actor.NewMailbox[postDone](1)
-	c.wake = make(chan struct{}, 1)
 	c.events = make(chan Event, o.EventBuffer)
 	c.done = make(chan struct{})
-	c.timer = time.NewTimer(time.Hour)
-	c.timer.Stop()
-	c.group = actor.NewGroup(func(name string, err error) {
+	c.env.events = c.events
+	c.env.readers = &c.readers
+	c.env.probes = true // and the server pings
+	c.env.cutReason, c.env.peerClose = ReasonClientDisconnect, ReasonServerDisconnect
+	c.env.errOpen, c.env.errUpgradeTimeout, c.env.errInternal = errServerOpen, errClientUpgradeSlow, errClientInternal
+	c.e.init(c, &c.env, codec.V4, int(min(o.MaxPayload, 1<<30)), o.MaxQueueBytes)
+	c.rt = acquireClientRuntime()
+	onExit := func(name string, err error) {
 		c.log.Error("eio: client goroutine failed", "name", name, "err", err)
-	})
-	c.io = actor.NewGroup(func(name string, err error) {
-		c.log.Error("eio: client goroutine failed", "name", name, "err", err)
-	})
-	opened := TransportPolling
-	if conn != nil {
-		opened = TransportWebSocket
 	}
-	c.events <- Event{Type: EventConnect, SID: c.sid, Transport: opened}
-	if conn != nil {
-		c.ws = conn
-		c.mode.Store(1)
-		c.reader, _ = c.io.Spawn("websocket reader", func(ctx context.Context) error {
-			c.readFrames(ctx, conn)
-			return nil
-		})
-	}
-	// A fresh group cannot refuse. The actor is its only goroutine: seal
-	// it so that Wait returns once the actor has.
-	_ = c.group.Go("client", c.run)
+	c.group = actor.NewGroup(onExit)
+	c.io = actor.NewGroup(onExit)
+	c.readers = transport.Readers{Group: c.io, Poller: c.rt.poller, Quiet: parkAfter}
+	// A fresh group cannot refuse. The actor is its only member: seal it
+	// so that Wait returns once the actor has ended.
+	c.e.runner, _ = c.group.NewRunner("client", c.e.work)
 	c.group.Seal()
+	c.e.in.SetNotify(c.e.runner.Schedule)
+	c.e.out.SetNotify(c.e.runner.Schedule)
+	c.e.timer = c.rt.sup.NewTimerFunc(c.e.onTimer)
+	if conn != nil {
+		c.e.attach(conn)
+	} else {
+		c.poll = transport.NewPollClient(transport.PollClientOptions{
+			HTTP:        o.httpc,
+			URL:         c.ep.url(TransportPolling, c.e.sid),
+			Header:      o.Header,
+			MaxResponse: o.MaxPayload,
+			MaxPackets:  maxPacketsPerPoll,
+			PollTimeout: c.env.interval + c.env.wait + o.RequestTimeout,
+			PostTimeout: o.RequestTimeout,
+			Post:        transport.Room{Packets: maxPacketsPerClientPost, Bytes: c.postLimit()},
+			Group:       c.io,
+			Receiver:    &c.e,
+		})
+		c.e.attach(c.poll)
+	}
+	c.events <- Event{Type: EventConnect, SID: c.e.sid, Transport: c.e.cur.Name()}
+	c.e.setFlag(flagStarted)
+	c.e.runner.Schedule()
+}
+
+// postLimit is what one POST body may hold.
+func (c *Client) postLimit() int64 {
+	if c.maxPayload > 0 {
+		return c.maxPayload
+	}
+	return defaultServerPayload
 }
 
 // Events returns the channel on which the client reports, in order: one
@@ -287,16 +253,14 @@ func (c *Client) start(conn *transport.WebSocket) {
 func (c *Client) Events() <-chan Event { return c.events }
 
 // SID returns the session id the server assigned in its open packet.
-func (c *Client) SID() string { return c.sid }
+func (c *Client) SID() string { return c.e.sid }
 
 // Transport returns the transport in use: [TransportPolling] (also while
 // an upgrade is under way) or [TransportWebSocket]. After the end it names
 // the last one used.
 func (c *Client) Transport() string {
-	if c.mode.Load() == 1 {
-		return TransportWebSocket
-	}
-	return TransportPolling
+	name, _ := c.e.transportName()
+	return name
 }
 
 // Done is closed once the connection has ended: the EventDisconnect has
@@ -317,7 +281,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 func (c *Client) Reason() Reason {
 	select {
 	case <-c.done:
-		return c.reason
+		return c.e.reason
 	default:
 		return 0
 	}
@@ -329,7 +293,7 @@ func (c *Client) Reason() Reason {
 func (c *Client) Err() error {
 	select {
 	case <-c.done:
-		return c.err
+		return c.e.closeErr
 	default:
 		return nil
 	}
@@ -367,10 +331,10 @@ func (c *Client) send(p codec.Packet) error {
 	if !p.Binary && !utf8.Valid(p.Data) {
 		return ErrInvalidUTF8
 	}
-	if c.maxPayload > 0 && wireLen(p, c.mode.Load() == 0) > c.maxPayload {
+	if c.maxPayload > 0 && wireLen(p, c.Transport() == TransportPolling) > c.maxPayload {
 		return ErrPayloadTooLarge
 	}
-	return sendErr(c.out.TrySend(p))
+	return sendErr(c.e.out.TrySend(transport.Outgoing{Packet: p}))
 }
 
 // sendErr maps what the outbound mailbox says to Send's errors.
@@ -397,7 +361,7 @@ func sendErr(err error) error {
 // [ErrSessionClosed] once Close has been called or the connection ended.
 // The client keeps the packets' data until it is written.
 func (c *Client) SendPackets(ps ...codec.Packet) error {
-	polling := c.mode.Load() == 0
+	polling := c.Transport() == TransportPolling
 	for _, p := range ps {
 		if p.Type != codec.Message {
 			return fmt.Errorf("%w: SendPackets takes message packets, not %v", errNotMessage, p.Type)
@@ -406,7 +370,11 @@ func (c *Client) SendPackets(ps ...codec.Packet) error {
 			return ErrPayloadTooLarge
 		}
 	}
-	return sendErr(c.out.TrySendAll(ps))
+	items := make([]transport.Outgoing, len(ps))
+	for i, p := range ps {
+		items[i].Packet = p
+	}
+	return sendErr(c.e.out.TrySendAll(items))
 }
 
 // wireLen is the size of p on the wire: in a polling payload (binary
@@ -433,12 +401,7 @@ func wireLen(p codec.Packet, polling bool) int64 {
 // It may be called from the goroutine that reads Events: if the Events
 // buffer is full, the end waits for room until ctx ends (see Events).
 func (c *Client) Close(ctx context.Context) error {
-	if c.closeAsked.CompareAndSwap(false, true) {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
-	}
+	c.e.requestClose(ReasonClientDisconnect, nil, false)
 	select {
 	case <-c.done:
 		c.group.Wait()
@@ -451,103 +414,288 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	// Cut: cancelling io aborts requests and closes every WebSocket, which
-	// unblocks an actor caught in a write; cancelling group ends the actor.
+	// Cut: closing the streams unblocks an actor caught in a write;
+	// stopping io aborts the requests; stopping the group ends the actor
+	// at its next pass, without waiting for anything.
+	c.e.cut()
+	if l := c.probeLive.Load(); l != nil {
+		_ = l.c.CloseAs(transport.CloseAbort)
+	}
 	c.io.Stop()
 	c.group.Stop()
+	c.e.runner.Schedule()
 	<-c.done
 	c.group.Wait()
 	return ctx.Err()
 }
 
-// run is the client actor's goroutine.
-func (c *Client) run(ctx context.Context) error {
-	defer c.finish(ctx)
-	c.lastPing = time.Now()
-	c.pingDue = c.lastPing.Add(c.pingInterval + c.pingTimeout)
-	c.arm()
-	if len(c.initial) > 0 {
-		c.receivePackets(c.initial)
-		c.initial = nil
+// The client's side of the protocol core.
+
+// onBegin takes the packets that came with the open packet and starts the
+// transport: the first long-poll and the probe of an upgrade, or the
+// stream's reader.
+func (c *Client) onBegin() {
+	for _, p := range c.initial {
+		if c.e.ended {
+			break
+		}
+		c.e.dispatch(p)
 	}
-	if !c.ended && c.ws == nil {
-		c.startPoll()
-		if c.opts.upgrade && c.offersWS {
-			c.startProbe()
-		}
+	c.initial = nil
+	if c.e.ended {
+		return
 	}
-	for !c.ended {
-		var inReady, outReady <-chan struct{}
-		if c.queue.empty() {
-			inReady = c.in.Ready()
+	if s, ok := c.e.cur.(transport.Stream); ok {
+		if !c.e.read(s) {
+			c.e.end(ReasonTransportClose, errClientInternal)
 		}
-		if c.canFlush() {
-			outReady = c.out.Ready()
-		}
-		var events chan<- Event
-		var next Event
-		if !c.queue.empty() {
-			events, next = c.events, c.queue.front()
-		}
-		select {
-		case <-inReady:
-			c.handleIn()
-		case <-c.ctl.Ready():
-			c.handlePostDone()
-		case <-outReady:
-			c.flush()
-		case <-c.wake:
-			c.startClose()
-		case <-c.timer.C:
-			c.handleTimer()
-		case events <- next:
-			c.queue.pop()
-		case <-ctx.Done():
-			c.end(ReasonClientDisconnect, nil)
-		}
+		return
 	}
-	return nil
+	c.pollAgain()
+	if c.upgradeTo.Name != "" {
+		c.dialProbe()
+	}
 }
 
-// finish runs when the actor returns or panics: it waits for the client's
-// other goroutines, then delivers the remaining events, the disconnect
-// last, and closes Events and Done.
-func (c *Client) finish(ctx context.Context) {
-	if !c.ended {
-		// Only a panic gets here.
-		c.end(ReasonTransportError, errClientInternal)
+// pollAgain starts the next long-poll, unless one is out.
+func (c *Client) pollAgain() {
+	if !c.getting {
+		c.getting = c.poll.Poll()
 	}
-	if c.linger != nil && c.reader != nil {
-		// Let the reader see the server's close frame (or the linger
-		// deadline) before the connection is cut.
-		select {
-		case <-c.reader.Done():
-		case <-ctx.Done():
+}
+
+func (c *Client) commands() {}
+
+// dialProbe opens the stream of an upgrade on a goroutine, sends it the
+// probe ping and hands it to the actor (ready), which then reads it for
+// the pong.
+func (c *Client) dialProbe() {
+	kind := c.upgradeTo
+	_ = c.io.Go("probe", func(ctx context.Context) error {
+		dctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+		s, err := kind.Dial(dctx, c.ep.url(kind.Name, c.e.sid), c.dialOptions())
+		cancel()
+		if err != nil {
+			c.log.Debug("eio: websocket probe failed; staying on polling", "err", err)
+			return nil
 		}
+		c.logConnected(s)
+		ping := [1]transport.Outgoing{{Packet: codec.Packet{Type: codec.Ping, Data: []byte("probe")}}}
+		if err := s.Write(ping[:]); err != nil {
+			_ = s.CloseAs(transport.CloseNormal)
+			c.log.Debug("eio: websocket probe failed; staying on polling", "err", err)
+			return nil
+		}
+		if c.e.in.Send(ctx, inbound{from: s, ready: streamOpen}) != nil {
+			_ = s.CloseAs(transport.CloseGoingAway)
+		}
+		return nil
+	})
+}
+
+// dialOptions are the options of every stream the client opens.
+func (c *Client) dialOptions() transport.DialOptions {
+	o := &c.opts
+	return transport.DialOptions{
+		Header:       o.Header,
+		Jar:          o.httpc.Jar,
+		NetDial:      o.wsDial,
+		TLS:          o.wsTLS,
+		Proxy:        o.wsProxy,
+		Timeout:      o.RequestTimeout,
+		MaxMessage:   o.MaxPayload,
+		WriteTimeout: o.RequestTimeout,
+		Compression:  o.WebSocketCompression,
 	}
+}
+
+// ready: a polling request is back, or the probe has opened.
+func (c *Client) ready(from transport.Conn, r readiness) {
+	if from == c.e.cur {
+		if r == readDone {
+			c.getting = false
+		}
+		if c.e.closeSent && c.e.cur.Room().Packets != 0 {
+			// The POST that carried the close packet is back.
+			c.closeOut()
+			return
+		}
+		c.resume()
+		return
+	}
+	if s, ok := from.(transport.Stream); ok && r == streamOpen {
+		c.offered(s)
+	}
+}
+
+// offered takes the stream of an upgrade, probed already: it becomes the
+// probe, read for the server's answer, unless the upgrade is no longer
+// wanted.
+func (c *Client) offered(s transport.Stream) {
+	if c.e.reason != 0 || c.e.probe != nil || c.e.cur != c.poll {
+		_ = s.CloseAs(transport.CloseGoingAway)
+		return
+	}
+	c.probeLive.Store(&liveConn{s})
+	if c.e.startProbe(s, c.opts.RequestTimeout) {
+		c.log.Debug("eio: websocket probe sent")
+	}
+}
+
+// receiveProbe takes the server's answer to the probe: polling pauses
+// and, once its requests are back, the client switches.
+func (c *Client) receiveProbe(p codec.Packet) {
+	switch {
+	case p.Type == codec.Pong && string(p.Data) == "probe" && !c.e.probed:
+		c.log.Debug("eio: websocket probe answered; pausing polling")
+		c.e.probed = true
+		c.e.upgradeDue = actor.Now().Add(c.opts.RequestTimeout)
+		c.e.arm()
+		c.maybeSwitch()
+	case c.e.probed:
+		c.e.abandonUpgrade(errUnexpectedOnProbe)
+	default:
+		c.e.abandonUpgrade(errProbeAnswer)
+	}
+}
+
+// maybeSwitch finishes an upgrade once polling is paused (no GET and no
+// POST in flight): it sends the upgrade packet on the probe and moves
+// everything queued there.
+func (c *Client) maybeSwitch() {
+	if !c.e.probed || c.getting || c.poll.Room().Packets == 0 || c.e.ended {
+		return
+	}
+	up := [1]transport.Outgoing{{Packet: codec.Packet{Type: codec.Upgrade}}}
+	if err := c.e.probe.Write(up[:]); err != nil {
+		c.e.abandonUpgrade(err)
+		return
+	}
+	c.e.switchToProbe()
+}
+
+// resume takes polling up again after a request came back or an upgrade
+// failed: the switch if one waits, otherwise the next long-poll.
+func (c *Client) resume() {
+	switch {
+	case c.e.ended || c.e.cur != c.poll:
+	case c.e.probed:
+		c.maybeSwitch()
+	case c.e.reason == 0:
+		c.pollAgain()
+	}
+}
+
+// lost ends the connection for a transport's failure. What breaks while
+// Close is under way (a request it cancelled, a socket it closed) is its
+// doing; a long-poll that fails once the close packet is out is the end
+// the close packet asked for.
+func (c *Client) lost(err error) {
+	var re *transport.RequestError
+	if c.e.closeSent && errors.As(err, &re) && re.Method == http.MethodGet {
+		c.e.end(ReasonClientDisconnect, nil)
+		return
+	}
+	err = clientError(err)
+	r := clientReasonFor(err)
+	if c.e.closeReq.Load() != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
+		r = ReasonClientDisconnect
+	}
+	c.e.end(r, err)
+}
+
+func (c *Client) upgraded(old transport.Conn) {
+	c.log.Debug("eio: upgraded to websocket")
+	_ = old.CloseAs(transport.CloseNormal) // idle: nothing to cancel
+	c.probeLive.Store(nil)
+}
+
+func (c *Client) upgradeFailed(err error) {
+	c.log.Debug("eio: upgrade abandoned; staying on polling", "err", err)
+	c.probeLive.Store(nil)
+}
+
+// owesClose: Close owes the server a close packet after what is queued,
+// unless it gave up waiting and cut.
+func (c *Client) owesClose(r Reason) bool {
+	return r == ReasonClientDisconnect && c.group.Context().Err() == nil
+}
+
+// closeWait: the client waits for its close packet as long as Close's
+// ctx lets it.
+func (c *Client) closeWait() actor.Instant { return 0 }
+
+func (c *Client) lingers(Reason) bool { return false }
+
+// closeWritten: on a stream the close packet is out with the write; a
+// POST carries it until it is back (ready).
+func (c *Client) closeWritten(err error) {
+	if err != nil {
+		c.e.end(ReasonClientDisconnect, err)
+		return
+	}
+	if c.e.cur.Room().Packets != 0 {
+		c.closeOut()
+	}
+}
+
+// closeOut runs once the close packet is out: on a stream the client
+// waits, up to RequestTimeout, for the server's close frame, so that the
+// server sees a clean close; otherwise it ends.
+func (c *Client) closeOut() {
+	if l, ok := c.e.cur.(transport.Lingerer); ok && l.Linger() == nil {
+		c.e.lingering = true
+		c.e.closeDue = actor.Now().Add(c.opts.RequestTimeout)
+		c.e.arm()
+		return
+	}
+	c.e.endTransport()
+}
+
+func (c *Client) closeExpired() bool { return true }
+
+// closeHow: the WebSocket close code that says why.
+func (c *Client) closeHow(r Reason) transport.Closing {
+	switch r {
+	case ReasonTransportError:
+		return transport.CloseProtocolError
+	case ReasonPingTimeout:
+		return transport.CloseGoingAway
+	}
+	return transport.CloseNormal
+}
+
+func (c *Client) deadline() actor.Instant        { return 0 }
+func (c *Client) onDeadline(actor.Instant)       {}
+func (c *Client) hearsWhileClosing() bool        { return true }
+func (c *Client) unheard(inbound)                {}
+func (c *Client) sentBefore(transport.Conn) bool { return false }
+func (c *Client) received(codec.Packet)          {}
+func (c *Client) sent(int, int)                  {}
+func (c *Client) undelivered(int)                {}
+func (c *Client) dropped(n int)                  { c.droppedEvents += n }
+func (c *Client) forget(transport.Conn)          {}
+func (c *Client) trimSide()                      {}
+func (c *Client) afterEnd()                      {}
+
+func (c *Client) beforeEnd() {
+	if n := c.e.out.Len() + len(c.e.ctrl); n > 0 || c.e.carry != nil {
+		c.log.Info("eio: client connection ended with unsent packets", "count", n)
+	}
+}
+
+// finish runs once the end's events are out: it waits for the client's
+// other goroutines, delivers the disconnect (always: once Close has given
+// up, older events still buffered make room for it if they must), and
+// closes Events and Done.
+func (c *Client) finish(ctx context.Context) {
 	c.io.Stop()
 	c.io.Wait()
 	if c.opts.own != nil {
 		c.opts.own.CloseIdleConnections()
 	}
-	c.timer.Stop()
-	dropped := 0
-	for ; !c.queue.empty(); c.queue.pop() {
-		select {
-		case c.events <- c.queue.front():
-		case <-ctx.Done():
-			// Close gave up: what does not fit now is dropped.
-			select {
-			case c.events <- c.queue.front():
-			default:
-				dropped++
-			}
-		}
-	}
-	// The disconnect is always delivered: once Close has given up, older
-	// events still buffered make room for it if they must. The actor is
-	// the only sender, so the loop ends.
-	last := Event{Type: EventDisconnect, SID: c.sid, Reason: c.reason, Err: c.err}
+	c.rt.release()
+	last := Event{Type: EventDisconnect, SID: c.e.sid, Reason: c.e.reason, Err: c.e.closeErr}
 	for sent := false; !sent; {
 		select {
 		case c.events <- last:
@@ -557,455 +705,76 @@ func (c *Client) finish(ctx context.Context) {
 			case c.events <- last:
 				sent = true
 			case <-c.events:
-				dropped++
+				c.droppedEvents++
 			}
 		}
 	}
-	if dropped > 0 {
-		c.log.Warn("eio: events dropped at close", "count", dropped)
+	if c.droppedEvents > 0 {
+		c.log.Warn("eio: events dropped at close", "count", c.droppedEvents)
 	}
-	c.queue.drop()
 	close(c.events)
 	close(c.done)
 }
 
-// emit queues an event for the application, in order.
-func (c *Client) emit(ev Event) { c.queue.push(c.events, ev) }
+func (c *Client) info(msg string, args ...any)  { c.log.Info(msg, args...) }
+func (c *Client) debug(msg string, args ...any) { c.log.Debug(msg, args...) }
 
-func (c *Client) handleIn() {
-	batch, _ := c.in.Drain(c.inBatch[:0])
-	for i := range batch {
-		if !c.ended {
-			c.receive(batch[i])
-		} else if batch[i].kind == inProbe && batch[i].conn != nil {
-			_ = batch[i].conn.Close()
-		}
-		batch[i] = clientInbound{}
-	}
-	c.inBatch = batch[:0]
+// clientRuntime is what every Client of the process shares: one
+// supervisor for their deadlines and one poller for their quiet streams,
+// two goroutines however many clients there are, so that a process that
+// holds 10,000 idle WebSocket clients holds no goroutine for any of them.
+// The first client starts it; the last one to end stops it and waits for
+// its goroutines, so that a process without clients runs none of them.
+type clientRuntime struct {
+	group  *actor.Group
+	sup    *actor.Supervisor
+	poller *transport.Poller // nil where the platform has none
+	refs   int               // guarded by clients.mu
 }
 
-func (c *Client) receive(m clientInbound) {
-	switch m.kind {
-	case inPoll:
-		c.getting = false
-		if m.err != nil && c.closeSent {
-			// The server ended the session on our close packet before
-			// the POST that carried it returned.
-			c.end(ReasonClientDisconnect, nil)
-			return
-		}
-		if m.err != nil {
-			c.endOnError(m.err)
-			return
-		}
-		c.receivePackets(m.pkts)
-		c.afterPoll()
-	case inFrame:
-		switch {
-		case m.conn == c.ws:
-			if m.err != nil {
-				c.endOnError(m.err)
-				return
-			}
-			c.onPacket(m.pkt)
-		case m.conn == c.probe && m.err != nil:
-			c.abandonUpgrade(m.err)
-		case m.conn == c.probe:
-			c.abandonUpgrade(errUnexpectedOnProbe)
-		}
-		// Anything else comes from a WebSocket already let go of.
-	case inProbe:
-		if m.err != nil {
-			c.log.Debug("eio: websocket probe failed; staying on polling", "err", m.err)
-			return
-		}
-		if c.closing || c.ws != nil {
-			_ = m.conn.CloseWith(ws.StatusGoingAway)
-			return
-		}
-		c.log.Debug("eio: websocket probe answered; pausing polling")
-		c.probe = m.conn
-		c.upgrading = true
-		c.upgradeDue = time.Now().Add(c.opts.RequestTimeout)
-		c.arm()
-		c.maybeSwitch()
-	}
+var clients struct {
+	mu sync.Mutex
+	rt *clientRuntime
 }
 
-func (c *Client) receivePackets(pkts []codec.Packet) {
-	for _, p := range pkts {
-		if c.ended {
-			return
+// acquireClientRuntime returns the shared runtime, started if need be,
+// counting one more client on it.
+func acquireClientRuntime() *clientRuntime {
+	clients.mu.Lock()
+	defer clients.mu.Unlock()
+	if clients.rt == nil {
+		rt := &clientRuntime{group: actor.NewGroup(func(name string, err error) {
+			slog.Error("eio: client runtime goroutine failed", "name", name, "err", err)
+		})}
+		rt.sup, _ = actor.NewSupervisor(rt.group) // a fresh group cannot refuse
+		if p, err := transport.NewPoller(); err == nil {
+			rt.poller = p
+			_ = rt.group.Go("poller", func(context.Context) error { return p.Run() })
 		}
-		c.onPacket(p)
+		clients.rt = rt
 	}
+	clients.rt.refs++
+	return clients.rt
 }
 
-func (c *Client) onPacket(p codec.Packet) {
-	switch p.Type {
-	case codec.Message:
-		c.emit(Event{Type: EventMessage, SID: c.sid, Data: p.Data, Binary: p.Binary})
-	case codec.Ping:
-		now := time.Now()
-		c.lastPing = now
-		c.pingDue = now.Add(c.pingInterval + c.pingTimeout)
-		c.arm()
-		c.queueCtrl(codec.Packet{Type: codec.Pong, Data: p.Data})
-	case codec.Close:
-		if c.closeSent {
-			// The server's answer to our close packet.
-			c.end(ReasonClientDisconnect, nil)
-			return
-		}
-		c.end(ReasonServerDisconnect, nil)
-	case codec.Open:
-		c.end(ReasonTransportError, errServerOpen)
-	case codec.Pong, codec.Noop, codec.Upgrade:
-		// Nothing to do: a noop ends a poll, a stray pong or upgrade
-		// changes nothing.
+// release counts a client out; the last one stops the runtime and waits
+// for its goroutines.
+func (rt *clientRuntime) release() {
+	clients.mu.Lock()
+	rt.refs--
+	last := rt.refs == 0
+	if last {
+		clients.rt = nil
 	}
-}
-
-// afterPoll starts the next long-poll unless polling is paused or over.
-func (c *Client) afterPoll() {
-	switch {
-	case c.ended:
-	case c.upgrading:
-		c.maybeSwitch()
-	case c.ws == nil && !c.closing:
-		c.startPoll()
-	}
-}
-
-// startPoll sends the one long-poll GET.
-func (c *Client) startPoll() {
-	if c.getting {
+	clients.mu.Unlock()
+	if !last {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.io.Context(), c.pingInterval+c.pingTimeout+c.opts.RequestTimeout)
-	err := c.io.Go("poll", func(ioctx context.Context) error {
-		defer cancel()
-		pkts, err := c.poll(ctx)
-		_ = c.in.Send(ioctx, clientInbound{kind: inPoll, pkts: pkts, err: err})
-		return nil
-	})
-	if err != nil {
-		cancel() // the client is ending
-		return
+	if rt.poller != nil {
+		_ = rt.poller.Close()
 	}
-	c.getting = true
-}
-
-// startProbe opens the WebSocket of an upgrade and probes it.
-func (c *Client) startProbe() {
-	a, err := c.io.Spawn("websocket probe", func(ctx context.Context) error {
-		c.probeWebSocket(ctx)
-		return nil
-	})
-	if err == nil {
-		c.probeAct = a
-	}
-}
-
-// maybeSwitch finishes an upgrade once polling is paused: no GET and no
-// POST in flight. It sends the upgrade packet on the probed WebSocket and
-// moves everything queued there.
-func (c *Client) maybeSwitch() {
-	if !c.upgrading || c.getting || c.posting || c.ended {
-		return
-	}
-	up := [1]codec.Packet{{Type: codec.Upgrade}}
-	if err := c.probe.WritePackets(up[:], codec.V4); err != nil {
-		c.abandonUpgrade(err)
-		return
-	}
-	c.ws, c.reader = c.probe, c.probeAct
-	c.probe, c.probeAct = nil, nil
-	c.upgrading = false
-	c.upgradeDue = time.Time{}
-	c.mode.Store(1)
-	c.arm()
-	c.log.Debug("eio: upgraded to websocket")
-	c.emit(Event{Type: EventUpgrade, SID: c.sid, Transport: TransportWebSocket})
-	c.flush()
-}
-
-// abandonUpgrade drops the probed WebSocket; the client goes on polling.
-func (c *Client) abandonUpgrade(err error) {
-	c.log.Debug("eio: upgrade abandoned; staying on polling", "err", err)
-	if c.probe != nil {
-		_ = c.probe.CloseWith(ws.StatusNormalClosure)
-		c.probe, c.probeAct = nil, nil
-	}
-	c.upgrading = false
-	c.upgradeDue = time.Time{}
-	c.arm()
-	if c.ended || c.ws != nil {
-		return
-	}
-	if !c.closing {
-		c.startPoll()
-	}
-	c.flush()
-}
-
-// queueCtrl queues one of the actor's own packets and sends it if it can.
-func (c *Client) queueCtrl(p codec.Packet) {
-	c.ctrl = append(c.ctrl, p)
-	c.flush()
-}
-
-// canFlush reports whether a wake-up on out can lead to a write now.
-func (c *Client) canFlush() bool {
-	return !c.ended && !c.outClosed && (c.ws != nil || !c.posting && !c.upgrading)
-}
-
-// postLimit is what one POST body may hold.
-func (c *Client) postLimit() int64 {
-	if c.maxPayload > 0 {
-		return c.maxPayload
-	}
-	return defaultServerPayload
-}
-
-// collect takes what is due to the server: the actor's own packets, then
-// the application's, then the close packet once everything before it is
-// taken. With limited (a POST) it stops at the server's maxPayload and
-// maxPacketsPerClientPost; a packet that does not fit waits in carry.
-func (c *Client) collect(limited bool) []codec.Packet {
-	b := append(c.batch[:0], c.ctrl...)
-	clear(c.ctrl)
-	c.ctrl = c.ctrl[:0]
-	limit := c.postLimit()
-	var size int64
-	for _, p := range b {
-		size += wireLen(p, true) + 1
-	}
-	for {
-		var p codec.Packet
-		if c.hasCarry {
-			p = c.carry
-		} else {
-			var ok bool
-			if p, ok = c.out.TryRecv(); !ok {
-				break
-			}
-		}
-		n := wireLen(p, true) + 1 // with its separator
-		if limited && len(b) > 0 && (len(b) >= maxPacketsPerClientPost || size+n > limit) {
-			c.carry, c.hasCarry = p, true
-			break
-		}
-		c.carry, c.hasCarry = codec.Packet{}, false
-		b = append(b, p)
-		size += n
-	}
-	if c.closing && !c.closeSent && !c.hasCarry && c.out.Len() == 0 &&
-		(!limited || len(b) < maxPacketsPerClientPost) {
-		b = append(b, codec.Packet{Type: codec.Close})
-		c.closeSent = true
-	}
-	return b
-}
-
-func (c *Client) release(b []codec.Packet) {
-	clear(b)
-	c.batch = b[:0]
-}
-
-// flush writes what is queued on the transport in use, if it can now.
-func (c *Client) flush() {
-	switch {
-	case c.ended:
-	case c.ws != nil:
-		b := c.collect(false)
-		if len(b) == 0 {
-			return
-		}
-		closing := c.closeSent
-		err := c.ws.WritePackets(b, codec.V4)
-		c.release(b)
-		switch {
-		case closing:
-			c.end(ReasonClientDisconnect, err)
-		case err != nil:
-			c.endOnError(err)
-		}
-	case c.posting || c.upgrading:
-		// The POST in flight, or the switch, flushes next.
-	default:
-		b := c.collect(true)
-		if len(b) == 0 {
-			return
-		}
-		c.startPost(b)
-		c.release(b)
-	}
-}
-
-// startPost encodes b and sends it on a writer goroutine.
-func (c *Client) startPost(b []codec.Packet) {
-	buf := transport.AcquireBuffer()
-	*buf = codec.AppendPayload(*buf, b, codec.V4)
-	ctx, cancel := context.WithTimeout(c.io.Context(), c.opts.RequestTimeout)
-	err := c.io.Go("post", func(ioctx context.Context) error {
-		defer cancel()
-		err := c.post(ctx, c.pollURL, *buf)
-		transport.ReleaseBuffer(buf)
-		_ = c.ctl.Send(ioctx, postDone{err: err})
-		return nil
-	})
-	if err != nil {
-		cancel()
-		transport.ReleaseBuffer(buf)
-		return
-	}
-	c.posting = true
-}
-
-func (c *Client) handlePostDone() {
-	m, ok := c.ctl.TryRecv()
-	if !ok || c.ended {
-		return
-	}
-	c.posting = false
-	switch {
-	case c.closing && (m.err != nil || c.closeSent):
-		c.end(ReasonClientDisconnect, m.err)
-	case m.err != nil:
-		c.endOnError(m.err)
-	case c.upgrading:
-		c.maybeSwitch()
-	default:
-		c.flush()
-	}
-}
-
-// startClose begins a client-side close: no more sends, flush what is
-// queued, then the close packet.
-func (c *Client) startClose() {
-	if c.ended || c.closing {
-		return
-	}
-	c.closing = true
-	c.outClosed = true
-	c.out.Close()
-	if c.upgrading {
-		c.abandonUpgrade(errors.New("eio: closing"))
-		return // abandonUpgrade flushed
-	}
-	c.flush()
-}
-
-func (c *Client) handleTimer() {
-	c.armed = time.Time{}
-	if c.queue.empty() {
-		// A ping may be waiting in the mailbox behind the wake-up.
-		c.handleIn()
-	}
-	if c.ended {
-		return
-	}
-	now := time.Now()
-	if dueAt(c.upgradeDue, now) {
-		c.abandonUpgrade(errClientUpgradeSlow)
-		if c.ended {
-			return
-		}
-	}
-	if dueAt(c.pingDue, now) {
-		if c.queue.stalled(c.lastPing) {
-			// We stopped reading because the application is slow; the
-			// ping may be waiting behind its messages. Give it time.
-			c.pingDue = now.Add(c.pingTimeout)
-		} else {
-			c.log.Info("eio: ping timeout")
-			c.end(ReasonPingTimeout, nil)
-			return
-		}
-	}
-	c.arm()
-}
-
-// arm sets the client's one timer to its nearest deadline.
-func (c *Client) arm() {
-	next := c.pingDue
-	if !c.upgradeDue.IsZero() && (next.IsZero() || c.upgradeDue.Before(next)) {
-		next = c.upgradeDue
-	}
-	if next.Equal(c.armed) {
-		return
-	}
-	c.armed = next
-	if next.IsZero() {
-		c.timer.Stop()
-	} else {
-		c.timer.Reset(time.Until(next))
-	}
-}
-
-// endOnError ends the connection for a transport's failure.
-func (c *Client) endOnError(err error) {
-	c.end(clientReasonFor(err), err)
-}
-
-// end ends the connection: the transports are let go (the WebSocket after
-// a client close lingers for the server's close frame), requests are
-// cancelled, and finish delivers the disconnect once the goroutines are
-// gone.
-func (c *Client) end(r Reason, err error) {
-	if c.ended {
-		return
-	}
-	if c.closeAsked.Load() && (r == ReasonTransportClose || r == ReasonTransportError) {
-		// Close was called: what breaks while it cuts the transports (a
-		// request it cancelled, a socket it closed) is its doing.
-		r = ReasonClientDisconnect
-	}
-	c.ended = true
-	c.reason, c.err = r, err
-	if err != nil {
-		c.log.Debug("eio: client connection ending", "reason", r.String(), "err", err)
-	}
-	c.outClosed = true
-	c.out.Close()
-	c.in.Close()
-	c.ctl.Close()
-	if c.ws != nil {
-		if r == ReasonClientDisconnect && c.closeSent && err == nil {
-			_ = c.ws.WriteClose(ws.StatusNormalClosure, "")
-			_ = c.ws.Conn().SetReadDeadline(time.Now().Add(c.opts.RequestTimeout))
-			c.linger = c.ws
-		} else {
-			_ = c.ws.CloseWith(clientCloseCode(r))
-		}
-	}
-	if c.probe != nil {
-		_ = c.probe.CloseWith(ws.StatusGoingAway)
-		c.probe = nil
-	}
-	if n := c.out.Len() + len(c.ctrl); n > 0 || c.hasCarry {
-		c.log.Info("eio: client connection ended with unsent packets", "count", n)
-	}
-	c.upgradeDue, c.pingDue = time.Time{}, time.Time{}
-	c.timer.Stop()
-	c.armed = time.Time{}
-	if c.linger == nil {
-		// Cancel requests and the probe now; with a linger, finish does
-		// it once the reader is done.
-		c.io.Stop()
-	}
-}
-
-func clientCloseCode(r Reason) ws.StatusCode {
-	switch r {
-	case ReasonTransportError:
-		return ws.StatusProtocolError
-	case ReasonPingTimeout:
-		return ws.StatusGoingAway
-	}
-	return ws.StatusNormalClosure
+	rt.group.Stop()
+	rt.group.Wait()
 }
 
 // clientEndpoint is the Engine.IO endpoint a client talks to.
@@ -1054,7 +823,8 @@ func parseClientEndpoint(rawURL, path string, extra url.Values) (clientEndpoint,
 }
 
 // url returns the endpoint's URL for a transport, with sid if not empty:
-// http(s) for polling, ws(s) for WebSocket.
+// http(s) for polling, ws(s) for WebSocket, http(s) for any other (its
+// transport.Kind's Dial takes it as it is).
 func (ep clientEndpoint) url(transportName, sid string) string {
 	q := make(url.Values, len(ep.query)+2)
 	for k, vs := range ep.query {
@@ -1085,6 +855,3 @@ func (ep clientEndpoint) redacted() string {
 	}
 	return scheme + "://" + ep.host + ep.path
 }
-
-// dueAt reports whether deadline t is set and has passed at now.
-func dueAt(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }

@@ -104,8 +104,8 @@ type ClientOptions struct {
 // clientOptions is ClientOptions resolved: every default applied once.
 type clientOptions struct {
 	ClientOptions
-	open    string // the transport to open on
-	upgrade bool   // upgrade polling to WebSocket when offered
+	open     string   // the transport to open on
+	upgrades []string // opening on polling, the transports to upgrade to when offered
 	// httpc sends polling requests; own is set when the client made it.
 	httpc *http.Client
 	own   *http.Transport
@@ -149,8 +149,8 @@ func (o *ClientOptions) withDefaults() clientOptions {
 	if len(r.Transports) > 0 {
 		r.open = r.Transports[0]
 		for _, t := range r.Transports[1:] {
-			if r.open == TransportPolling && t == TransportWebSocket {
-				r.upgrade = true
+			if r.open == TransportPolling && t != TransportPolling {
+				r.upgrades = append(r.upgrades, t)
 			}
 		}
 	}

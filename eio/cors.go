@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/chanio/chanio/internal/loglimit"
+	"github.com/chanio/chanio/transport"
 )
 
 // checkCORS applies the origin policy to r. It returns false, having
@@ -20,7 +21,7 @@ func (s *Server) checkCORS(w http.ResponseWriter, r *http.Request) bool {
 	if !s.originAllowed(r, origin) {
 		s.log.Info("eio: origin refused", "origin", loglimit.Text(origin), "remote", loglimit.Text(r.RemoteAddr))
 		s.stats.rejected[CodeBadRequest].Add(1)
-		writeJSONError(w, http.StatusBadRequest, CodeBadRequest, "Not an accepted origin")
+		transport.WriteError(w, http.StatusBadRequest, int(CodeBadRequest), "Not an accepted origin")
 		return false
 	}
 	h := w.Header()

@@ -22,9 +22,11 @@
 //		}
 //	}
 //
-// Each session is an actor: one goroutine owns its state, and everything
-// else (HTTP handlers, WebSocket readers, the heartbeat supervisor, your
-// Send calls) reaches it through bounded mailboxes. Send never waits on a
+// Each session is an actor: its state has one owner, a pass of its actor
+// that runs on a goroutine only while there is work, and everything else
+// (HTTP handlers, WebSocket readers, its timer, your Send calls) reaches it
+// through bounded mailboxes and a few atomic flags. An idle session holds
+// no goroutine, and a quiet WebSocket none either. Send never waits on a
 // slow peer: past [Options.MaxQueueBytes] it fails with [ErrSlowConsumer]
 // and the session ends. A slow reader of Events pauses the sessions'
 // reads rather than letting memory grow; events are never dropped while
@@ -66,6 +68,12 @@
 //		fmt.Println(ev.Type, string(ev.Data))
 //	}
 //
+// Like a session, an idle Client holds no goroutine: every Client of the
+// process shares one timer goroutine and one poller for its quiet
+// WebSockets, started by the first Dial and stopped when the last Client
+// ends, so that a program holding 10,000 idle WebSocket clients runs two
+// goroutines for them.
+//
 // # Hostile peers
 //
 // A session id is a bearer token, in every Engine.IO server: whoever
@@ -82,4 +90,32 @@
 // bounded and rate-limited. The [http.Server] you mount the server on
 // bounds the rest: set ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes,
 // as the examples do.
+//
+// # How it is built
+//
+// A server's session and a Client are one state machine, the endpoint of
+// endpoint.go: the outbound queue and its batching, the dispatch of what
+// arrives, the heartbeat, the upgrade (probe, switch, abandon), the close
+// and its reasons, the events. What differs by side is its side interface
+// and its endpointEnv, implemented in session.go for the server (it pings;
+// it holds the client's long-poll GET and settles one that races an
+// upgrade; it answers the upgrade's probe; it lingers for a GET after a
+// client's close; Shutdown's grace; handshakes announced before their
+// 101; the session's data) and in client.go for the client (it answers
+// pings; it keeps its GET and POSTs in flight; it dials and probes the
+// upgrade; it waits for the server's close frame; the runtime clients
+// share). http.go routes a server's requests to its sessions, and
+// client_conn.go holds the client's handshake.
+//
+// The endpoint never asks which transport it holds: each is a
+// transport.Conn of package transport, where every transport lives:
+// WebSocket (transport/websocket.go, opened by websocket_open.go), the
+// server's long-polling (transport/polling.go, Poll) and the client's
+// (transport/polling_client.go, PollClient). transport/doc.go says how to
+// add one.
+//
+// An endpoint runs on package actor: an actor.Runner runs its passes,
+// actor.Mailboxes carry what reaches it, and its one timer, re-armed to
+// its nearest deadline, lives on an actor.Supervisor that serves every
+// session of a Server (or every Client of the process) on one goroutine.
 package eio

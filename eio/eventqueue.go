@@ -1,6 +1,6 @@
 package eio
 
-import "time"
+import "github.com/chanio/chanio/actor"
 
 // eventQueue holds an actor's events (a session's or a client's) on their
 // way to the application's Events channel, in order, when the channel has
@@ -10,7 +10,7 @@ import "time"
 type eventQueue struct {
 	pending  []Event
 	head     int
-	stallEnd time.Time // when the queue last became empty
+	stallEnd actor.Instant // when the queue last became empty
 }
 
 // push hands ev to out if nothing waits before it and out has room, and
@@ -42,14 +42,14 @@ func (q *eventQueue) pop() {
 	q.head++
 	if q.empty() {
 		q.pending, q.head = q.pending[:0], 0
-		q.stallEnd = time.Now()
+		q.stallEnd = actor.Now()
 	}
 }
 
 // stalled reports whether the application held the actor back at any time
 // since t: events are waiting, or were after t.
-func (q *eventQueue) stalled(since time.Time) bool {
-	return !q.empty() || q.stallEnd.After(since)
+func (q *eventQueue) stalled(since actor.Instant) bool {
+	return !q.empty() || q.stallEnd > since
 }
 
 // trim lets go of the queue's memory if no event waits.

@@ -489,7 +489,7 @@ func TestServerRange(t *testing.T) {
 // goroutine (its reader parks it on the poller), and wakes on its next
 // message.
 func TestServerParksIdleWebSockets(t *testing.T) {
-	srv, base := testServer(t, nil)
+	srv, base, hooks := hookedServer(t, nil)
 	if srv.poller == nil {
 		t.Skip("no poller on this platform")
 	}
@@ -502,12 +502,12 @@ func TestServerParksIdleWebSockets(t *testing.T) {
 		sids[i] = peers[i].open().SID
 		expectEvent(t, srv, EventConnect, sids[i])
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+n/2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines for %d idle sessions (%d before): readers did not park", runtime.NumGoroutine(), n, before)
-		}
-		time.Sleep(50 * time.Millisecond)
+	for _, sid := range sids {
+		hooks.parked.wait(t, "parked", sid, 1)
+	}
+	// Each reader returns right after it parks its connection.
+	if got := waitGoroutines(before+n/2, 30*time.Second); got > before+n/2 {
+		t.Fatalf("%d goroutines for %d idle sessions (%d before): readers did not let their goroutines go", got, n, before)
 	}
 	for i, p := range peers {
 		p.send("4wake " + sids[i])
@@ -526,7 +526,7 @@ func TestServerParksIdleWebSockets(t *testing.T) {
 // batches (its queues' rings go with them), so that thousands of idle
 // sessions do not each keep the memory of their last burst.
 func TestServerTrimsQuietSessions(t *testing.T) {
-	srv, base := testServer(t, nil)
+	srv, base, hooks := hookedServer(t, nil)
 	if srv.poller == nil {
 		t.Skip("no poller on this platform")
 	}
@@ -542,26 +542,19 @@ func TestServerTrimsQuietSessions(t *testing.T) {
 	}
 	p.expect("4back")
 
-	// Look from inside the actor (UpdateSession runs there) until the
-	// session has trimmed.
-	trimmed := func() bool {
-		var ok bool
-		sess, _ := srv.sessions.Load(sid)
-		_, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
-			ok = sess.batch == nil && sess.inBatch == nil && sess.ctrl == nil && sess.events.pending == nil
-			return v
-		})
-		if err != nil {
-			t.Fatalf("UpdateSession: %v", err)
-		}
-		return ok
+	// Once the session says it has trimmed, look from inside the actor
+	// (UpdateSession runs there).
+	hooks.trimmed.wait(t, "trimmed", sid, 1)
+	var trimmed bool
+	sess, _ := srv.sessions.Load(sid)
+	if _, err := srv.UpdateSession(context.Background(), sid, func(v any) any {
+		trimmed = sess.batch == nil && sess.inBatch == nil && sess.ctrl == nil && sess.queue.pending == nil
+		return v
+	}); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
 	}
-	deadline := time.Now().Add(10 * parkAfter)
-	for !trimmed() {
-		if time.Now().After(deadline) {
-			t.Fatalf("session still holds its scratch %v after going quiet", 10*parkAfter)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !trimmed {
+		t.Fatal("session still holds its scratch after its quiet connection parked")
 	}
 	// A trimmed session works as before.
 	p.send("4again")

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chanio/chanio/transport"
 )
 
 // Session ids of the sessions every fuzz input finds open: fuzzSIDs[0] on
@@ -254,7 +256,7 @@ func checkFuzzResponse(t *testing.T, srv *Server, req *http.Request, rec *httpte
 	case status == http.StatusInternalServerError:
 		// Only the WebSocket upgrader answers 500 here: the recorder
 		// cannot be hijacked.
-		if !isWebSocketUpgrade(req) {
+		if !transport.IsWebSocketUpgrade(req) {
 			t.Fatalf("500 for a request that is not a WebSocket upgrade: %q", body)
 		}
 	case status >= 400:

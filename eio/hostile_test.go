@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/codec"
+	"github.com/chanio/chanio/internal/stall"
 	"github.com/chanio/chanio/transport"
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -402,7 +403,7 @@ func hostileCases() []hostileCase {
 				pkts, _, _ := p.get(h.ctx)
 				held <- pkts
 			}()
-			time.Sleep(100 * time.Millisecond) // the first GET is now held
+			h.hooks.held.wait(t, "held a GET", p.sid, 1)
 			status, hdr, b := h.do(t, http.MethodGet, pollURL(h.base, p.sid), nil, nil)
 			checkJSONError(t, status, hdr, b, http.StatusBadRequest, CodeBadRequest, "")
 			if pkts := <-held; len(pkts) != 1 || pkts[0].Type != codec.Close {
@@ -420,7 +421,9 @@ func hostileCases() []hostileCase {
 			// Headers and half the body, then nothing: the server is reading.
 			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n4first",
 				h.path("transport=polling&sid="+p.sid))
-			time.Sleep(100 * time.Millisecond)
+			if err := stall.Wait(h.ctx, stall.IOWait, "eio.(*Server).readBody", 1); err != nil {
+				t.Fatal(err)
+			}
 			status, hdr, b := h.do(t, http.MethodPost, pollURL(h.base, p.sid), nil, []byte("4second"))
 			checkJSONError(t, status, hdr, b, http.StatusBadRequest, CodeBadRequest, "")
 			return p.sid, ReasonTransportError

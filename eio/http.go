@@ -2,11 +2,11 @@ package eio
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +14,6 @@ import (
 	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/internal/loglimit"
 	"github.com/chanio/chanio/transport"
-	"github.com/gobwas/ws"
 )
 
 // maxPacketsPerPost bounds the packets of one POST body; a real client
@@ -48,11 +47,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	name := q.Get("transport")
-	if !(name == TransportPolling && s.opts.allowPolling || name == TransportWebSocket && s.opts.allowWebSocket) {
+	kind, stream := transport.LookupKind(name)
+	stream = stream && slices.Contains(s.opts.allowStreams, name)
+	if !(name == TransportPolling && s.opts.allowPolling || stream) {
 		s.fail(w, r, CodeUnknownTransport)
 		return
 	}
-	upgrade := isWebSocketUpgrade(r)
 	if sid := q.Get("sid"); sid != "" {
 		sess, ok := s.sessions.Load(sid)
 		if !ok {
@@ -64,14 +64,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch {
-		case name == TransportWebSocket && upgrade:
-			s.serveUpgrade(w, r, sess)
-		case name == TransportWebSocket, mode(sess.mode.Load()) == modeWebSocket:
+		case stream && kind.Requested(r):
+			s.serveUpgrade(w, r, sess, kind)
+		case stream, sess.onStream():
 			s.fail(w, r, CodeBadRequest)
 		case r.Method == http.MethodGet:
-			s.servePoll(w, r, sess, jsonpIndex(q))
+			s.servePoll(w, r, sess, transport.JSONPIndex(q))
 		case r.Method == http.MethodPost:
-			s.servePost(w, r, sess, jsonpIndex(q))
+			s.servePost(w, r, sess, transport.JSONPIndex(q))
 		default:
 			s.fail(w, r, CodeBadRequest)
 		}
@@ -81,7 +81,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, CodeBadHandshakeMethod)
 		return
 	}
-	if name == TransportWebSocket && !upgrade {
+	if stream && !kind.Requested(r) {
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
@@ -107,15 +107,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.rejected[CodeBadRequest].Add(1)
 		s.log.Warn("eio: handshake refused: MaxSessions reached", "max", max, "remote", loglimit.Text(r.RemoteAddr))
 		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server full")
+		transport.WriteError(w, http.StatusServiceUnavailable, int(CodeBadRequest), "Server full")
 		return
 	}
 	data, ok := s.authorize(w, r)
 	if !ok {
 		return
 	}
-	if name == TransportWebSocket {
-		s.handshakeWebSocket(w, r, v, data)
+	if stream {
+		s.handshakeStream(w, r, v, kind, data)
 	} else {
 		s.handshakePolling(w, r, v, q, data)
 	}
@@ -135,23 +135,6 @@ func (s *Server) notAtPath(w http.ResponseWriter, r *http.Request) {
 		" (Options.Path)", http.StatusNotFound)
 }
 
-// isWebSocketUpgrade reports whether r asks for a WebSocket.
-func isWebSocketUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
-		headerHasToken(r.Header.Get("Connection"), "upgrade")
-}
-
-func headerHasToken(v, token string) bool {
-	for v != "" {
-		var t string
-		t, v, _ = strings.Cut(v, ",")
-		if strings.EqualFold(strings.TrimSpace(t), token) {
-			return true
-		}
-	}
-	return false
-}
-
 // fail answers a protocol error the way the reference server does.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code ErrorCode) {
 	s.stats.rejected[code].Add(1)
@@ -161,38 +144,26 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code ErrorCode) {
 	}
 	s.log.Info("eio: request refused", "code", int(code), "message", code.Message(),
 		"method", loglimit.Text(r.Method), "query", logQuery(r.URL.RawQuery), "remote", loglimit.Text(r.RemoteAddr))
-	writeJSONError(w, status, code, code.Message())
-}
-
-func writeJSONError(w http.ResponseWriter, status int, code ErrorCode, message string) {
-	body := make([]byte, 0, 64)
-	body = append(body, `{"code":`...)
-	body = strconv.AppendInt(body, int64(code), 10)
-	body = append(body, `,"message":`...)
-	body = strconv.AppendQuoteToASCII(body, message) // messages are ASCII: JSON-safe
-	body = append(body, '}')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	transport.WriteError(w, status, int(code), code.Message())
 }
 
 func (s *Server) unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
+	transport.WriteError(w, http.StatusServiceUnavailable, int(CodeBadRequest), "Server shutting down")
 }
 
 // handshakePolling opens a polling session whose data starts as data.
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values, data any) {
-	sess, err := s.newSession(v, r)
+	jsonp := transport.JSONPIndex(q)
+	// Protocol 3 clients that cannot read binary payloads (b64, JSONP)
+	// get text.
+	p := transport.NewPoll(v, s.opts.MaxPollPackets, v == codec.V3 && (wantsBase64(q) || jsonp != ""))
+	sess, err := s.newSession(v, r, p)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
 	sess.data = data // the handshake owns the session until start
-	jsonp := jsonpIndex(q)
-	sess.textPolls = v == codec.V3 && (wantsBase64(q) || jsonp != "")
 	pkts := s.openPackets(sess.sid, true, v)
 	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
@@ -205,9 +176,9 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	buf := transport.AcquireBuffer()
 	*buf = codec.AppendPayload(*buf, pkts, v)
 	if jsonp != "" {
-		writeJSONP(w, jsonp, *buf)
+		transport.WriteJSONP(w, jsonp, *buf)
 	} else {
-		writePayload(w, r, *buf, s.opts.httpCompressionThreshold)
+		transport.WritePayload(w, r, *buf, false, s.opts.httpCompressionThreshold)
 	}
 	transport.ReleaseBuffer(buf)
 }
@@ -217,26 +188,26 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 // reference reads it). Protocol 3 clients without binary support send it.
 func wantsBase64(q url.Values) bool { return q.Get("b64") != "" }
 
-// handshakeWebSocket opens a WebSocket session whose data starts as data.
-func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v codec.Version, data any) {
-	sess, err := s.newSession(v, r)
+// handshakeStream opens a session on a stream of kind, whose data starts
+// as data.
+func (s *Server) handshakeStream(w http.ResponseWriter, r *http.Request, v codec.Version, kind transport.Kind, data any) {
+	sess, err := s.newSession(v, r, nil)
 	if err != nil {
 		s.unavailable(w)
 		return
 	}
 	sess.data = data // the handshake owns the session until start
-	upgrader := s.upgrader
+	var h http.Header
 	if s.opts.Cookie != nil || s.opts.BindCookie != nil {
-		h := make(http.Header, 1)
+		h = make(http.Header, 1)
 		if s.opts.Cookie != nil {
 			h.Add("Set-Cookie", s.cookie(sess.sid).String())
 		}
 		if s.opts.BindCookie != nil {
 			h.Add("Set-Cookie", s.bindCookie(sess).String())
 		}
-		upgrader.Header = h
 	}
-	c, err := s.upgradeWebSocket(upgrader, w, r, v)
+	c, err := kind.Accept(w, r, s.acceptOptions(r, v, h))
 	if err != nil {
 		sess.discard()
 		s.log.Debug("eio: websocket handshake failed", "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))
@@ -244,35 +215,22 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, v co
 	}
 	sess.attach(c)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportWebSocket, "remote", loglimit.Text(r.RemoteAddr))
+	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
 }
 
-// upgradeWebSocket runs the WebSocket handshake with u, negotiating
-// permessage-deflate when WebSocketCompression is on, and wraps the
-// connection for a session of protocol v. On failure the connection has
-// been closed.
-func (s *Server) upgradeWebSocket(u ws.HTTPUpgrader, w http.ResponseWriter, r *http.Request, v codec.Version) (*transport.WebSocket, error) {
-	var neg *transport.DeflateNegotiator
-	if s.opts.WebSocketCompression {
-		neg = new(transport.DeflateNegotiator)
-		u.Negotiate = neg.Negotiate
+// acceptOptions are the options of a stream for a session of protocol v,
+// with header in the answer.
+func (s *Server) acceptOptions(r *http.Request, v codec.Version, header http.Header) transport.AcceptOptions {
+	return transport.AcceptOptions{
+		Version:              v,
+		MaxMessage:           s.opts.MaxPayload,
+		Budget:               s.budget,
+		WriteTimeout:         s.opts.WriteTimeout,
+		Compression:          s.opts.WebSocketCompression,
+		CompressionThreshold: s.opts.CompressionThreshold,
+		Base64:               v == codec.V3 && wantsBase64(r.URL.Query()),
+		Header:               header,
 	}
-	conn, rw, _, err := u.Upgrade(r, w)
-	if err != nil {
-		if conn != nil {
-			_ = conn.Close()
-		}
-		return nil, err
-	}
-	return transport.NewWebSocketWith(conn, rw.Reader, transport.WebSocketOptions{
-		Side:             transport.ServerSide,
-		MaxMessage:       s.opts.MaxPayload,
-		Budget:           s.budget,
-		WriteTimeout:     s.opts.WriteTimeout,
-		Deflate:          neg != nil && neg.Accepted(),
-		DeflateThreshold: s.opts.CompressionThreshold,
-		Base64:           v == codec.V3 && wantsBase64(r.URL.Query()),
-	}), nil
 }
 
 // cookie is the handshake cookie carrying sid.
@@ -340,112 +298,82 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (data any, ok
 	return nil, false
 }
 
-// serveUpgrade takes a WebSocket for a polling session to its actor, which
+// serveUpgrade takes a stream for a polling session to its actor, which
 // runs the probe. A session that is not on polling any more gets the
-// WebSocket accepted and then closed, as the reference does it.
-func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *session) {
+// stream accepted and then closed, as the reference does it.
+func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, sess *session, kind transport.Kind) {
 	if s.opts.DisableUpgrades {
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
-	if mode(sess.mode.Load()) != modePolling {
-		if c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version); err == nil {
-			_ = c.CloseWith(ws.StatusNoStatusRcvd)
+	if !sess.polling() {
+		if c, err := kind.Accept(w, r, s.acceptOptions(r, sess.version, nil)); err == nil {
+			_ = c.CloseAs(transport.CloseRefused)
 		}
 		return
 	}
 	// Announced before the 101 goes out: a GET the client sends after it
 	// must find the session upgrading, whichever reaches the actor first.
-	sess.announced.Add(1)
-	c, err := s.upgradeWebSocket(s.upgrader, w, r, sess.version)
+	sess.poll.announced.Add(1)
+	c, err := kind.Accept(w, r, s.acceptOptions(r, sess.version, nil))
 	if err != nil {
-		sess.announced.Add(-1)
+		sess.poll.announced.Add(-1)
 		return
 	}
-	if sess.cmds.Send(r.Context(), command{kind: cmdUpgrade, ws: c}) != nil {
-		sess.announced.Add(-1)
-		_ = c.CloseWith(ws.StatusGoingAway)
+	if sess.cmds.Send(r.Context(), command{kind: cmdUpgrade, stream: c}) != nil {
+		sess.poll.announced.Add(-1)
+		_ = c.CloseAs(transport.CloseGoingAway)
 	}
 }
 
 // servePoll holds a GET until the session has packets for it.
 func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
-	p := &pollRequest{reply: make(chan pollReply, 1), text: jsonp != ""}
+	p := transport.NewPollRequest(jsonp != "")
 	if err := sess.cmds.Send(r.Context(), command{kind: cmdPoll, poll: p}); err != nil {
 		if !errors.Is(err, r.Context().Err()) {
 			s.fail(w, r, CodeUnknownSID)
 		}
 		return
 	}
-	var rep pollReply
+	var rep transport.PollAnswer
 	select {
-	case rep = <-p.reply:
+	case rep = <-p.Answer():
 	case <-r.Context().Done():
 		// The client left mid-poll: as in the reference, that ends the
 		// session (its next GET would otherwise look like an overlap). If
 		// an answer raced the departure, its messages are lost: count them.
 		sess.requestClose(ReasonTransportError, errPollAborted, false)
 		select {
-		case rep = <-p.reply:
-			if rep.body != nil {
-				s.stats.undelivered.Add(uint64(rep.messages))
-				transport.ReleaseBuffer(rep.body)
+		case rep = <-p.Answer():
+			if rep.Body != nil {
+				s.stats.undelivered.Add(uint64(rep.Messages))
+				transport.ReleaseBuffer(rep.Body)
 			}
 		default:
 		}
 		return
 	}
-	if rep.err {
-		s.fail(w, r, rep.code)
+	if rep.Refused {
+		s.fail(w, r, ErrorCode(rep.Code))
 		return
 	}
-	switch {
-	case jsonp != "":
-		writeJSONP(w, jsonp, *rep.body)
-	case rep.binary:
-		writeBinaryPayload(w, r, *rep.body, s.opts.httpCompressionThreshold)
-	default:
-		writePayload(w, r, *rep.body, s.opts.httpCompressionThreshold)
-	}
-	transport.ReleaseBuffer(rep.body)
-}
-
-var (
-	textPlain = []string{"text/plain; charset=UTF-8"}
-	textHTML  = []string{"text/html"}
-	noStore   = []string{"no-store"}
-)
-
-// writePayload answers a polling GET with body, compressed when it is over
-// threshold bytes (negative: never) and r accepts gzip or deflate.
-func writePayload(w http.ResponseWriter, r *http.Request, body []byte, threshold int) {
-	h := w.Header()
-	h["Content-Type"] = textPlain
-	h["Cache-Control"] = noStore
-	_ = transport.WriteBody(w, r, body, threshold)
-}
-
-var octetStream = []string{"application/octet-stream"}
-
-// writeBinaryPayload answers a protocol 3 polling GET with a binary
-// payload, as writePayload does a text one. XHR2 clients of protocol 3
-// read it as binary only with exactly this Content-Type.
-func writeBinaryPayload(w http.ResponseWriter, r *http.Request, body []byte, threshold int) {
-	h := w.Header()
-	h["Content-Type"] = octetStream
-	h["Cache-Control"] = noStore
-	_ = transport.WriteBody(w, r, body, threshold)
+	transport.WriteAnswer(w, r, rep, jsonp, s.opts.httpCompressionThreshold)
+	transport.ReleaseBuffer(rep.Body)
 }
 
 // servePost delivers a POSTed payload to the session, waiting while the
 // session's inbound queue is full (the application is behind).
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
-	if !sess.posting.CompareAndSwap(false, true) {
+	if sess.poll == nil {
+		s.fail(w, r, CodeBadRequest) // a session that opened on a stream
+		return
+	}
+	if !sess.poll.posting.CompareAndSwap(false, true) {
 		s.fail(w, r, CodeBadRequest)
 		sess.requestClose(ReasonTransportError, errPostOverlap, false)
 		return
 	}
-	defer sess.posting.Store(false)
+	defer sess.poll.posting.Store(false)
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		// No Engine.IO client compresses what it posts; refusing it keeps
 		// MaxPayload a bound on what the session must hold.
@@ -480,12 +408,12 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 			return // the client went away mid-body
 		}
 		w.Header().Set("Connection", "close")
-		writeJSONError(w, status, CodeBadRequest, message)
+		transport.WriteError(w, status, int(CodeBadRequest), message)
 		sess.requestClose(ReasonTransportError, err, false)
 		return
 	}
 	if jsonp != "" {
-		if body, err = jsonpBody(body); err != nil {
+		if body, err = transport.JSONPBody(body); err != nil {
 			s.fail(w, r, CodeBadRequest)
 			sess.requestClose(ReasonTransportError, err, false)
 			return
@@ -506,7 +434,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 	closing := false
 	for _, p := range pkts {
 		closing = closing || p.Type == codec.Close
-		if err := sess.in.Send(r.Context(), inbound{pkt: p}); err != nil {
+		if err := sess.in.Send(r.Context(), inbound{from: sess.poll, pkt: p}); err != nil {
 			if !errors.Is(err, r.Context().Err()) {
 				s.fail(w, r, CodeUnknownSID)
 			}
@@ -525,7 +453,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 	_, _ = w.Write(okBody)
 }
 
-var okBody = []byte("ok")
+var (
+	textHTML = []string{"text/html"}
+	okBody   = []byte("ok")
+)
 
 // readBody reads a POST's body within BodyTimeout, through the
 // connection's read deadline. The deadline bounds the read only: it is
@@ -540,74 +471,4 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	return body, err
-}
-
-// JSONP polling, for old browsers without CORS: the Node and Python servers
-// still answer it when a request has a "j" query parameter. A GET's
-// payload comes back as a JavaScript call, `___eio[j]("payload");`; a POST
-// sends its payload form-encoded in the field "d".
-
-// jsonpIndex returns the bracketed digits of the j parameter ("[3]"; "[]"
-// when j has none, as the reference keeps only digits), or "" when the
-// request has no j and is not JSONP.
-func jsonpIndex(q url.Values) string {
-	j, ok := q["j"]
-	if !ok {
-		return ""
-	}
-	digits := make([]byte, 0, 8)
-	for _, c := range []byte(j[0]) {
-		if c >= '0' && c <= '9' {
-			digits = append(digits, c)
-		}
-	}
-	return "[" + string(digits) + "]"
-}
-
-var textJavaScript = []string{"text/javascript; charset=UTF-8"}
-
-func writeJSONP(w http.ResponseWriter, index string, payload []byte) {
-	// encoding/json escapes U+2028 and U+2029, which JSON allows in strings
-	// and JavaScript does not, and <, >, & for script contexts.
-	js, _ := json.Marshal(string(payload))
-	body := make([]byte, 0, len(js)+len(index)+8)
-	body = append(body, "___eio"...)
-	body = append(body, index...)
-	body = append(body, '(')
-	body = append(body, js...)
-	body = append(body, ");"...)
-	h := w.Header()
-	h["Content-Type"] = textJavaScript
-	h["Cache-Control"] = noStore
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-}
-
-var errJSONPBody = errors.New("eio: JSONP POST without a d field")
-
-// jsonpBody extracts the payload of a JSONP POST: the form field d, with
-// the client's escaping of newlines undone ("\\n" is a literal
-// backslash-n, "\n" a newline), as the reference does.
-func jsonpBody(body []byte) ([]byte, error) {
-	form, err := url.ParseQuery(string(body))
-	if err != nil || !form.Has("d") {
-		return nil, errJSONPBody
-	}
-	d := form.Get("d")
-	var out strings.Builder
-	out.Grow(len(d))
-	for i := 0; i < len(d); i++ {
-		switch {
-		case strings.HasPrefix(d[i:], `\\n`):
-			out.WriteString(`\n`)
-			i += 2
-		case strings.HasPrefix(d[i:], `\n`):
-			out.WriteByte('\n')
-			i++
-		default:
-			out.WriteByte(d[i])
-		}
-	}
-	return []byte(out.String()), nil
 }

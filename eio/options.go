@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -273,7 +274,8 @@ func (r *Rejection) status() int {
 // serverOptions is Options resolved: every default applied once.
 type serverOptions struct {
 	Options
-	allowPolling, allowWebSocket  bool
+	allowPolling                  bool
+	allowStreams                  []string // the stream transports allowed, in transport.Kinds order
 	anyOrigin                     bool
 	origins                       map[string]bool
 	pingIntervalMS, pingTimeoutMS int64
@@ -283,9 +285,6 @@ type serverOptions struct {
 	// shutdownGrace is the package's shutdownGrace; tests may set it on a
 	// new server before its first request.
 	shutdownGrace time.Duration
-	// pollHeld, if set, is called by a session's actor when it holds a
-	// GET: for tests that must know a poll is held.
-	pollHeld func(sid string)
 }
 
 func (o *Options) withDefaults() serverOptions {
@@ -363,17 +362,12 @@ func (o *Options) withDefaults() serverOptions {
 		}
 		r.Cookie = &c
 	}
-	if r.Transports == nil {
-		r.allowPolling, r.allowWebSocket = true, true
-	}
-	for _, t := range r.Transports {
-		switch t {
-		case TransportPolling:
-			r.allowPolling = true
-		case TransportWebSocket:
-			r.allowWebSocket = true
+	for _, k := range transport.Kinds() {
+		if r.Transports == nil || slices.Contains(r.Transports, k.Name) {
+			r.allowStreams = append(r.allowStreams, k.Name)
 		}
 	}
+	r.allowPolling = r.Transports == nil || slices.Contains(r.Transports, TransportPolling)
 	for _, origin := range r.AllowedOrigins {
 		if origin == "*" {
 			r.anyOrigin = true

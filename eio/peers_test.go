@@ -33,12 +33,13 @@ import (
 // loadEnv is a server behind a loopback HTTP server, with an application
 // loop reading its events and a log that collects internal errors.
 type loadEnv struct {
-	srv  *Server
-	hs   *httptest.Server
-	base string
-	app  *appLog
-	hc   *http.Client
-	errs *lockedWriter // Error-level logs: a failed or panicked goroutine
+	srv   *Server
+	hs    *httptest.Server
+	base  string
+	app   *appLog
+	hc    *http.Client
+	errs  *lockedWriter // Error-level logs: a failed or panicked goroutine
+	hooks *hookEvents   // what the server's test hooks report
 }
 
 // newLoadEnv starts a server with opts (Logger is set here) and an
@@ -60,6 +61,7 @@ func newLoggedEnv(t testing.TB, opts *Options, echo bool, level slog.Level, now 
 	e := &loadEnv{errs: new(lockedWriter)}
 	o.Logger = slog.New(slog.NewTextHandler(e.errs, &slog.HandlerOptions{Level: level}))
 	e.srv = newServer(&o, now)
+	e.hooks = hook(e.srv)
 	e.hs = httptest.NewServer(e.srv)
 	e.base = e.hs.URL
 	e.app = startAppLog(e.srv, echo)
@@ -497,17 +499,26 @@ func (a *appLog) reasons() map[Reason]int {
 func heapInuse() uint64 { return stall.HeapInuse() }
 
 // pollUntil checks cond every millisecond until it holds, for state that
-// no event announces (a counter), and reports whether it did within
-// timeout.
+// no event announces (a counter, the goroutine count), and reports
+// whether it did within timeout.
 func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
+	if cond() {
+		return true
 	}
-	return true
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if cond() {
+				return true
+			}
+		case <-deadline.C:
+			return cond()
+		}
+	}
 }
 
 // stackInuse returns the bytes of goroutine stacks in use.
@@ -520,14 +531,12 @@ func stackInuse() uint64 {
 // waitGoroutines waits up to grace for the goroutine count to fall to at
 // most want, and returns the last count.
 func waitGoroutines(want int, grace time.Duration) int {
-	deadline := time.Now().Add(grace)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n := runtime.NumGoroutine()
+	pollUntil(grace, func() bool {
+		n = runtime.NumGoroutine()
+		return n <= want
+	})
+	return n
 }
 
 func mib(n uint64) string  { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/internal/stall"
+	"github.com/chanio/chanio/transport"
 	"go.uber.org/goleak"
 )
 
@@ -88,11 +89,11 @@ func TestSlowConsumersHeapBounded(t *testing.T) {
 	}
 	var wsSessions, pollSessions []*session
 	e.srv.sessions.Range(func(_ string, s *session) bool {
-		if mode(s.mode.Load()) == modeWebSocket {
+		if s.onStream() {
 			// A fixed small send buffer, without the kernel's autotuning
 			// (up to 4 MiB a socket), so that the test does not spend its
 			// time filling kernel memory.
-			_ = s.live.Load().Conn().(*net.TCPConn).SetWriteBuffer(8 << 10)
+			_ = s.live.Load().c.(*transport.WebSocket).Conn().(*net.TCPConn).SetWriteBuffer(8 << 10)
 			wsSessions = append(wsSessions, s)
 		} else {
 			pollSessions = append(pollSessions, s)

@@ -16,7 +16,6 @@ import (
 	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/transport"
-	"github.com/gobwas/ws"
 	"github.com/puzpuzpuz/xsync/v3"
 )
 
@@ -32,19 +31,19 @@ type Server struct {
 	opts serverOptions
 	log  *slog.Logger
 
-	group   *actor.Group // session actors
-	readers *actor.Group // WebSocket readers: they must still start while sessions wind down
-	core    *actor.Group // the supervisor, stopped after the sessions
+	group   *actor.Group      // session actors
+	readers transport.Readers // stream readers: they must still start while sessions wind down
+	core    *actor.Group      // the supervisor and the poller, stopped after the sessions
 	sup     *actor.Supervisor
 
 	sessions *xsync.MapOf[string, *session]
-	// conns holds every hijacked WebSocket: http.Server.Shutdown does not
-	// see them, so Close cuts them from here.
-	conns *xsync.MapOf[*transport.WebSocket, struct{}]
+	// conns holds every stream (a hijacked WebSocket): http.Server.Shutdown
+	// does not see them, so Close cuts them from here.
+	conns *xsync.MapOf[transport.Conn, struct{}]
 
-	events   chan Event
-	upgrader ws.HTTPUpgrader
-	// poller parks quiet WebSockets so that they hold no goroutine; nil
+	events chan Event
+	env    endpointEnv // what every session shares
+	// poller parks quiet streams so that they hold no goroutine; nil
 	// where the platform has none (readers then wait on their goroutine).
 	poller *transport.Poller
 
@@ -52,7 +51,6 @@ type Server struct {
 	// (Options.MaxBytesInFlight); nil when unbounded.
 	budget *transport.ReadBudget
 
-	epoch   time.Time // origin of the sessions' instants
 	closing atomic.Bool
 	// httpServers are the http.Servers whose Shutdown begins this one's;
 	// lastHTTPServer is the one the last request came from, checked first.
@@ -76,9 +74,8 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 		opts:     o,
 		log:      limitLogger(o.Logger, logClock),
 		budget:   transport.NewReadBudget(o.MaxBytesInFlight),
-		epoch:    time.Now(),
 		sessions: xsync.NewMapOf[string, *session](),
-		conns:    xsync.NewMapOf[*transport.WebSocket, struct{}](),
+		conns:    xsync.NewMapOf[transport.Conn, struct{}](),
 		events:   make(chan Event, o.EventBuffer),
 	}
 	s.core = actor.NewGroup(func(name string, err error) {
@@ -87,9 +84,24 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 	s.group = actor.NewGroup(func(name string, err error) {
 		s.log.Error("eio: session goroutine failed", "name", name, "err", err)
 	})
-	s.readers = actor.NewGroup(func(name string, err error) {
-		s.log.Error("eio: reader goroutine failed", "name", name, "err", err)
-	})
+	s.readers = transport.Readers{
+		Group: actor.NewGroup(func(name string, err error) {
+			s.log.Error("eio: reader goroutine failed", "name", name, "err", err)
+		}),
+		Quiet: parkAfter,
+	}
+	s.env = endpointEnv{
+		events:            s.events,
+		readers:           &s.readers,
+		interval:          o.PingInterval,
+		wait:              o.PingTimeout + o.PingGrace,
+		noTimeout:         o.DisablePingTimeout,
+		cutReason:         ReasonServerDisconnect,
+		peerClose:         ReasonClientDisconnect,
+		errOpen:           errUnexpectedOpen,
+		errUpgradeTimeout: errUpgradeTimeout,
+		errInternal:       errInternal,
+	}
 	sup, err := actor.NewSupervisor(s.core)
 	if err != nil {
 		panic("eio: new group refused a spawn: " + err.Error()) // cannot happen
@@ -97,6 +109,7 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 	s.sup = sup
 	if p, err := transport.NewPoller(); err == nil {
 		s.poller = p
+		s.readers.Poller = p
 		_ = s.core.Go("poller", func(context.Context) error { return p.Run() })
 	}
 	return s
@@ -270,13 +283,11 @@ func (s *Server) Transport(sid string) (string, error) {
 	if !ok {
 		return "", ErrUnknownSession
 	}
-	switch mode(sess.mode.Load()) {
-	case modePolling:
-		return TransportPolling, nil
-	case modeWebSocket:
-		return TransportWebSocket, nil
+	name, closed := sess.transportName()
+	if closed {
+		return "", ErrSessionClosed
 	}
-	return "", ErrSessionClosed
+	return name, nil
 }
 
 // Range calls fn with the id of every session the server holds, until fn
@@ -291,6 +302,13 @@ func (s *Server) Range(fn func(sid string) bool) {
 // Len returns the number of sessions the server holds, including sessions
 // that are ending.
 func (s *Server) Len() int { return s.sessions.Size() }
+
+// Options returns the options the server runs with: those given to
+// [NewServer] with every default applied (Path with its trailing slash,
+// PingInterval, JSON, ...). It is for code that serves next to the server
+// and must agree with it, as the cluster package does; it shares the
+// slices and pointers of the options given.
+func (s *Server) Options() Options { return s.opts.Options }
 
 // Shutdown stops the server gracefully: it refuses new handshakes, ends
 // every session as Disconnect does (queued messages are flushed, then a
@@ -336,8 +354,8 @@ func (s *Server) Close() error {
 		sess.runner.Schedule()
 		return true
 	})
-	s.conns.Range(func(c *transport.WebSocket, _ struct{}) bool {
-		_ = c.Close()
+	s.conns.Range(func(c transport.Conn, _ struct{}) bool {
+		_ = c.CloseAs(transport.CloseAbort)
 		return true
 	})
 	s.group.Wait()
@@ -363,12 +381,12 @@ func (s *Server) followShutdown(hs *http.Server) {
 // supervisor, and closes the Events channel.
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
-		s.readers.Stop()
-		s.conns.Range(func(c *transport.WebSocket, _ struct{}) bool {
-			_ = c.Close()
+		s.readers.Group.Stop()
+		s.conns.Range(func(c transport.Conn, _ struct{}) bool {
+			_ = c.CloseAs(transport.CloseAbort)
 			return true
 		})
-		s.readers.Wait()
+		s.readers.Group.Wait()
 		if s.poller != nil {
 			_ = s.poller.Close()
 		}
@@ -438,7 +456,7 @@ func (s *Server) register(sess *session) {
 // actor does nothing, however often it is scheduled.
 func (s *Server) start(sess *session) {
 	s.stats.handshakes.Add(1)
-	sess.started.Store(true) // publishes the handshake's writes (attach) to the actor
+	sess.setFlag(flagStarted) // publishes the handshake's writes (attach) to the actor
 	sess.runner.Schedule()
 }
 
@@ -477,16 +495,14 @@ func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.
 		PingTimeout:  s.opts.pingTimeoutMS,
 		MaxPayload:   s.opts.MaxPayload,
 	}
-	if upgradable && !s.opts.DisableUpgrades && s.opts.allowWebSocket {
-		h.Upgrades = websocketUpgrade
+	if upgradable && !s.opts.DisableUpgrades && len(s.opts.allowStreams) > 0 {
+		h.Upgrades = s.opts.allowStreams
 	}
 	if v == codec.V3 {
 		return codec.Packet{Type: codec.Open, Data: codec.AppendHandshakeV3(nil, h)}
 	}
 	return codec.Packet{Type: codec.Open, Data: codec.AppendHandshake(nil, h)}
 }
-
-var websocketUpgrade = []string{TransportWebSocket}
 
 // serverStats are the server's counters: atomics, so that the hot path
 // takes no lock to count.

@@ -89,7 +89,7 @@ func TestShutdownFromHTTPServer(t *testing.T) {
 	srv := NewServer(quietOptions())
 	t.Cleanup(func() { _ = srv.Close() })
 	pollHeld := make(chan string, 1)
-	srv.opts.pollHeld = func(sid string) { pollHeld <- sid }
+	srv.env.hooks = &testHooks{pollHeld: func(sid string) { pollHeld <- sid }}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

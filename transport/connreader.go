@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/chanio/chanio/actor"
 )
 
 // connReader is the read side of a connection, buffered only while it has
@@ -26,7 +28,7 @@ type connReader struct {
 	// idle, once WaitReadable has set it, keeps a read deadline about idle
 	// ahead; a read that meets it mid-message moves it on and goes on.
 	idle     time.Duration
-	deadline monoTime
+	deadline actor.Instant
 
 	// For a Poller: whether the descriptor is in its epoll set, and the
 	// token of the current park (0 when none), which Close fires.
@@ -212,12 +214,12 @@ func (cr *connReader) stopIdle() {
 // false) the one set is still more than half of idle ahead: a busy
 // connection then touches its timer only now and then.
 func (cr *connReader) moveDeadline(force bool) {
-	now := monoNow()
-	if !force && cr.deadline.sub(now) > cr.idle/2 {
+	now := actor.Now()
+	if !force && cr.deadline.Sub(now) > cr.idle/2 {
 		return
 	}
-	cr.deadline = now.add(cr.idle)
-	_ = cr.conn.SetReadDeadline(cr.deadline.time())
+	cr.deadline = now.Add(cr.idle)
+	_ = cr.conn.SetReadDeadline(cr.deadline.Time())
 }
 
 // extendDeadline reports whether err is the idle deadline met in the

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chanio/chanio/actor"
 	"github.com/chanio/chanio/codec"
 	"github.com/gobwas/ws"
 )
@@ -50,6 +51,25 @@ func (e *CloseError) Error() string {
 	return fmt.Sprintf("transport: websocket closed by peer: %d %s", e.Code, e.Reason)
 }
 
+// Normal reports whether the peer closed deliberately: status 1000, or a
+// close frame without a status.
+func (e *CloseError) Normal() bool {
+	return e.Code == ws.StatusNormalClosure || e.Code == ws.StatusNoStatusRcvd
+}
+
+// PacketError is returned by [WebSocket.ReadPacket] for a message that is
+// not an Engine.IO packet.
+type PacketError struct {
+	Start []byte // the message's first bytes, at most 64
+	Err   error  // why it does not decode (a *codec.SyntaxError)
+}
+
+// Error says why the message does not decode.
+func (e *PacketError) Error() string { return "transport: not a packet: " + e.Err.Error() }
+
+// Unwrap returns the decoding error.
+func (e *PacketError) Unwrap() error { return e.Err }
+
 // WebSocket frames Engine.IO packets over one WebSocket connection, on top
 // of gobwas/ws's header codec. One goroutine reads (ReadMessage); writes may
 // come from any goroutine and are serialised.
@@ -59,17 +79,18 @@ type WebSocket struct {
 	maxMessage   int64
 	budget       *ReadBudget
 	writeTimeout time.Duration
-	deflate      bool // permessage-deflate negotiated
-	base64       bool // V3 binary packets go as base64 text frames
-	threshold    int  // compress outgoing messages longer than this
+	version      codec.Version // of the packets Write and ReadPacket carry
+	deflate      bool          // permessage-deflate negotiated
+	base64       bool          // V3 binary packets go as base64 text frames
+	threshold    int           // compress outgoing messages longer than this
 
 	// Read side, owned by the reading goroutine.
 	in     connReader
 	header [ws.MaxHeaderSize - 2]byte
 
-	wmu           sync.Mutex // serialises writes to conn
-	closeSent     bool       // guarded by wmu
-	writeDeadline monoTime   // guarded by wmu
+	wmu           sync.Mutex    // serialises writes to conn
+	closeSent     bool          // guarded by wmu
+	writeDeadline actor.Instant // guarded by wmu
 }
 
 // NewWebSocket wraps an upgraded connection without compression. br holds
@@ -86,6 +107,9 @@ type WebSocketOptions struct {
 	// Side is the end of the connection this is: [ClientSide] masks the
 	// frames it sends, [ServerSide] requires masked frames.
 	Side Side
+	// Version is the protocol of the packets [WebSocket.Write] and
+	// [WebSocket.ReadPacket] carry. Zero means [codec.V4].
+	Version codec.Version
 	// MaxMessage bounds an incoming message in bytes, after reassembly of
 	// its fragments and, if compressed, after inflating it. Past it
 	// [WebSocket.ReadMessage] fails with [ErrMessageTooBig].
@@ -123,7 +147,10 @@ type WebSocketOptions struct {
 // nil, is the handshake's reader: the bytes it has buffered past the
 // handshake are read first, then the connection; br itself is not kept.
 func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebSocket {
-	c := &WebSocket{conn: conn, side: o.Side, maxMessage: o.MaxMessage, budget: o.Budget, writeTimeout: o.WriteTimeout, base64: o.Base64}
+	c := &WebSocket{conn: conn, side: o.Side, version: o.Version, maxMessage: o.MaxMessage, budget: o.Budget, writeTimeout: o.WriteTimeout, base64: o.Base64}
+	if c.version == 0 {
+		c.version = codec.V4
+	}
 	c.in.init(conn, br)
 	if o.Deflate {
 		c.deflate = true
@@ -139,6 +166,61 @@ func NewWebSocketWith(conn net.Conn, br *bufio.Reader, o WebSocketOptions) *WebS
 
 // Conn returns the underlying connection.
 func (c *WebSocket) Conn() net.Conn { return c.conn }
+
+// Name is "websocket".
+func (c *WebSocket) Name() string { return "websocket" }
+
+// Room is [RoomAny]: a write goes out at once, whatever it holds.
+func (c *WebSocket) Room() Room { return RoomAny }
+
+// Write writes items as [WebSocket.WriteBatch] does, in the protocol
+// version of the options. It fails with net.ErrClosed once a close frame
+// has been sent (the reader answered the peer's): the reader then reports
+// the end.
+func (c *WebSocket) Write(items []Outgoing) error { return c.WriteBatch(items, c.version) }
+
+// ReadPacket reads the next message and decodes it as a packet of the
+// options' version. A message that is not a packet is answered with close
+// status 1003 and a [*PacketError] returned.
+func (c *WebSocket) ReadPacket() (codec.Packet, error) {
+	data, binary, err := c.ReadMessage()
+	if err != nil {
+		return codec.Packet{}, err
+	}
+	p, err := codec.DecodeFrame(data, binary, c.version)
+	if err != nil {
+		_ = c.CloseWith(ws.StatusUnsupportedData)
+		return codec.Packet{}, &PacketError{Start: data[:min(len(data), 64):min(len(data), 64)], Err: err}
+	}
+	return p, nil
+}
+
+// CloseAs sends the close frame that says how (none for [CloseAbort]) and
+// closes the connection.
+func (c *WebSocket) CloseAs(how Closing) error {
+	code := ws.StatusNormalClosure
+	switch how {
+	case CloseAbort:
+		return c.Close()
+	case CloseGoingAway:
+		code = ws.StatusGoingAway
+	case CloseProtocolError:
+		code = ws.StatusProtocolError
+	case CloseBadData:
+		code = ws.StatusUnsupportedData
+	case CloseRefused:
+		code = ws.StatusNoStatusRcvd
+	}
+	return c.CloseWith(code)
+}
+
+// Linger sends a normal close frame and leaves the connection open for
+// the peer's own close frame, which the reader reports as the end (a
+// [*CloseError]). The caller bounds the wait: CloseAs cuts it.
+func (c *WebSocket) Linger() error { return c.WriteClose(ws.StatusNormalClosure, "") }
+
+// Compressed reports whether the connection speaks permessage-deflate.
+func (c *WebSocket) Compressed() bool { return c.deflate }
 
 // ReadMessage returns the next complete data message. It answers pings,
 // skips pongs, reassembles fragments, inflates compressed messages and
@@ -577,9 +659,9 @@ const rsv1Frame = 0x40
 // between half and all of writeTimeout.
 func (c *WebSocket) writeLocked(b []byte) error {
 	if c.writeTimeout > 0 {
-		if now := monoNow(); c.writeDeadline.sub(now) < c.writeTimeout/2 {
-			c.writeDeadline = now.add(c.writeTimeout)
-			_ = c.conn.SetWriteDeadline(c.writeDeadline.time())
+		if now := actor.Now(); c.writeDeadline.Sub(now) < c.writeTimeout/2 {
+			c.writeDeadline = now.Add(c.writeTimeout)
+			_ = c.conn.SetWriteDeadline(c.writeDeadline.Time())
 		}
 	}
 	_, err := c.conn.Write(b)

@@ -1,0 +1,117 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/chanio/chanio/codec"
+)
+
+// Kind is a transport that carries a session on a [Stream] of its own:
+// how a server accepts it from an HTTP request and how a client opens one.
+// Long-polling, which eio serves request by request ([Poll], [PollClient]),
+// is not a Kind.
+type Kind struct {
+	// Name is the transport's name in the protocol ("websocket"): the
+	// transport query parameter, and an entry of the open packet's
+	// upgrades.
+	Name string
+	// Requested reports whether r asks for this transport the way it must
+	// be asked for (a WebSocket, with the Upgrade header). A request that
+	// names the transport without it is refused.
+	Requested func(r *http.Request) bool
+	// Accept answers r, on a server, and returns the stream. On error
+	// nothing is left open.
+	Accept func(w http.ResponseWriter, r *http.Request, o AcceptOptions) (Stream, error)
+	// Dial opens a stream to rawURL, the endpoint's http:// or https://
+	// URL with its query, on a client, within ctx. A refusal is a
+	// [*StatusError].
+	Dial func(ctx context.Context, rawURL string, o DialOptions) (Stream, error)
+}
+
+// kinds are the stream transports, in the order a client prefers them
+// when a server offers several upgrades. A new transport is a file of its
+// own that defines its Kind, and one entry here.
+var kinds = [...]Kind{webSocketKind}
+
+// Kinds returns the stream transports.
+func Kinds() []Kind {
+	out := kinds
+	return out[:]
+}
+
+// LookupKind returns the stream transport called name.
+func LookupKind(name string) (Kind, bool) {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// AcceptOptions configures a stream a server accepts.
+type AcceptOptions struct {
+	// Version is the session's protocol version.
+	Version codec.Version
+	// MaxMessage bounds an incoming message, in bytes.
+	MaxMessage int64
+	// Budget, if not nil, bounds incoming messages together with every
+	// other connection sharing it.
+	Budget *ReadBudget
+	// WriteTimeout bounds each write; zero means none.
+	WriteTimeout time.Duration
+	// Compression accepts a client's offer of compression
+	// (permessage-deflate); CompressionThreshold is the size an outgoing
+	// message must pass to be compressed (see [WebSocketOptions]).
+	Compression          bool
+	CompressionThreshold int
+	// Base64 sends protocol 3 binary packets as base64 text, for a client
+	// that asked for it (b64).
+	Base64 bool
+	// Header holds headers for the answer to the request (Set-Cookie).
+	Header http.Header
+}
+
+// DialOptions configures a stream a client opens.
+type DialOptions struct {
+	// Header holds extra request headers.
+	Header http.Header
+	// Jar, if not nil, adds its cookies for the URL to the request.
+	Jar http.CookieJar
+	// NetDial opens TCP connections. Nil means a net.Dialer's.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS configures wss://; nil means the crypto/tls defaults.
+	TLS *tls.Config
+	// Proxy picks a proxy for the request, as http.Transport.Proxy does;
+	// an http:// proxy is used with CONNECT, any other scheme fails.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Timeout bounds the dial and the handshake, within ctx.
+	Timeout time.Duration
+	// MaxMessage bounds an incoming message, in bytes.
+	MaxMessage int64
+	// WriteTimeout bounds each write; zero means none.
+	WriteTimeout time.Duration
+	// Compression offers compression (permessage-deflate) to the server.
+	Compression bool
+}
+
+// StatusError is an HTTP answer other than the one a request wants: a
+// polling request answered with a status other than 200, a WebSocket
+// handshake answered with something other than 101.
+type StatusError struct {
+	Method string // the request's method
+	Status int    // the HTTP status
+	URL    string // the request's URL, without its query (it may carry a token)
+	Body   []byte // the start of the body, decompressed
+}
+
+// Error gives the method, the URL and the status.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("transport: %s %s answered %d", e.Method, e.URL, e.Status)
+}
