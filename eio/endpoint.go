@@ -98,6 +98,8 @@ type endpointEnv struct {
 	// (Server.Close, a Client.Close that gave up); peerClose that of an
 	// end the peer's close packet asks for.
 	cutReason, peerClose Reason
+	// cutErr is the error of an end the owner cuts short.
+	cutErr error
 	// The errors of an open packet on an open connection, of an upgrade
 	// not done in time, and of an end by a panic.
 	errOpen, errUpgradeTimeout, errInternal error
@@ -336,7 +338,7 @@ func (e *endpoint) work(ctx context.Context) (over bool) {
 		if ctx.Err() != nil && !e.ended {
 			// Server.Close, or a Client.Close that gave up: end now,
 			// without waiting for anything.
-			e.close(e.env.cutReason, nil)
+			e.close(e.env.cutReason, e.env.cutErr)
 			e.endTransport()
 		}
 		if e.flag(flagWoken) {

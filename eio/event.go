@@ -58,7 +58,10 @@ type Event struct {
 	Binary bool
 
 	// Reason says why an EventDisconnect happened; Err, when not nil, is
-	// the error behind it (a protocol violation, an I/O error).
+	// the error behind it (a protocol violation, an I/O error). A session
+	// that the server's Shutdown or Close ended has ReasonServerDisconnect
+	// and an Err that wraps [ErrServerClosed]; one ended by
+	// [Server.Disconnect] or [Server.DisconnectAll] has a nil Err.
 	Reason Reason
 	Err    error
 	// Session is, on the server, the data the application keeps with the

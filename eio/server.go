@@ -97,6 +97,7 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 		wait:              o.PingTimeout + o.PingGrace,
 		noTimeout:         o.DisablePingTimeout,
 		cutReason:         ReasonServerDisconnect,
+		cutErr:            ErrServerClosed,
 		peerClose:         ReasonClientDisconnect,
 		errOpen:           errUnexpectedOpen,
 		errUpgradeTimeout: errUpgradeTimeout,
@@ -333,7 +334,10 @@ func (s *Server) Options() Options { return s.opts.Options }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.group.Seal()
-	s.DisconnectAll()
+	s.sessions.Range(func(_ string, sess *session) bool {
+		sess.requestClose(ReasonServerDisconnect, ErrServerClosed, false)
+		return true
+	})
 	if err := s.group.WaitContext(ctx); err != nil {
 		return err
 	}

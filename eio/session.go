@@ -170,7 +170,7 @@ func (srv *Server) newSession(v codec.Version, r *http.Request, p *transport.Pol
 	if srv.closing.Load() {
 		// A shutdown began after the runner was made and may have walked
 		// the registry before this session was in it.
-		s.requestClose(ReasonServerDisconnect, nil, false)
+		s.requestClose(ReasonServerDisconnect, ErrServerClosed, false)
 	}
 	return s, nil
 }

@@ -199,3 +199,37 @@ func TestSendDuringShutdown(t *testing.T) {
 		t.Errorf("Send after Shutdown: %v, want ErrServerClosed", err)
 	}
 }
+
+// TestServerEndSaysServerClosed: a session that Shutdown or Close ends
+// reports ReasonServerDisconnect with an Err that wraps ErrServerClosed
+// (what sio tells apart as "server shutting down"); one that Disconnect
+// ends reports the same reason with no error.
+func TestServerEndSaysServerClosed(t *testing.T) {
+	for _, end := range []string{"Shutdown", "Close", "Disconnect"} {
+		t.Run(end, func(t *testing.T) {
+			srv, base := testServer(t, nil)
+			p := dialWSQuery(t, base, "")
+			sid := p.open().SID
+			expectEvent(t, srv, EventConnect, sid)
+			stopped := make(chan error, 1)
+			switch end {
+			case "Shutdown":
+				go func() { stopped <- srv.Shutdown(context.Background()) }()
+			case "Close":
+				go func() { stopped <- srv.Close() }()
+			case "Disconnect":
+				stopped <- srv.Disconnect(sid)
+			}
+			ev := expectEvent(t, srv, EventDisconnect, sid)
+			if err := <-stopped; err != nil {
+				t.Fatalf("%s: %v", end, err)
+			}
+			if ev.Reason != ReasonServerDisconnect {
+				t.Fatalf("reason %v, want %v", ev.Reason, ReasonServerDisconnect)
+			}
+			if got, want := errors.Is(ev.Err, ErrServerClosed), end != "Disconnect"; got != want {
+				t.Fatalf("after %s, Err = %v: wraps ErrServerClosed %v, want %v", end, ev.Err, got, want)
+			}
+		})
+	}
+}

@@ -774,9 +774,6 @@ func TestShutdownByTheHTTPServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := expectEvent(t, srv.Of("/"), sio.EventDisconnect, "")
-	if ev.Reason != sio.ReasonServerShuttingDown && !errors.Is(ev.Err, eio.ErrServerClosed) {
-		t.Skipf("eio does not yet say that Shutdown ended the session (its disconnect event's Err should wrap eio.ErrServerClosed): reason %v, err %v", ev.Reason, ev.Err)
-	}
 	if ev.Reason != sio.ReasonServerShuttingDown {
 		t.Fatalf("reason %v (err %v)", ev.Reason, ev.Err)
 	}
