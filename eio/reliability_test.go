@@ -685,9 +685,16 @@ func TestFaults(t *testing.T) {
 		}
 		c := rawConn(t, e)
 		fmt.Fprintf(c, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n41\x1e42", p.sid)
-		time.Sleep(50 * time.Millisecond)
+		// Cut it once the server reads its body, and POST again once the
+		// server has let it go (a POST that overlaps another ends the
+		// session).
+		if err := stall.Wait(ctx, stall.IOWait, "transport.ReadBody", 1); err != nil {
+			t.Fatal(err)
+		}
 		reset(c)
-		time.Sleep(50 * time.Millisecond)
+		if err := stall.WaitGone(ctx, "eio.(*Server).servePost"); err != nil {
+			t.Fatal(err)
+		}
 		// Nothing of the cut body was delivered, and the session still
 		// takes POSTs.
 		if status, err := p.post(ctx, textMsg("1"), textMsg("2"), codec.Packet{Type: codec.Close}); status != http.StatusOK || err != nil {
@@ -792,7 +799,7 @@ func TestFaults(t *testing.T) {
 				pkts, _, _ := p.get(ctx)
 				held <- len(pkts)
 			}()
-			time.Sleep(20 * time.Millisecond) // the GET is held
+			e.hooks.held.wait(t, "held", p.sid, 1)
 			for i := 1; i <= queued; i++ {
 				_ = e.srv.Send(p.sid, []byte(numbered(i, 0)))
 			}

@@ -279,7 +279,7 @@ func TestServerBackpressure(t *testing.T) {
 }
 
 func TestServerUpgrade(t *testing.T) {
-	srv, base := testServer(t, nil)
+	srv, base, hooks := hookedServer(t, nil)
 	sid := pollOpen(t, base)
 	expectEvent(t, srv, EventConnect, sid)
 	if tr, _ := srv.Transport(sid); tr != TransportPolling {
@@ -291,7 +291,7 @@ func TestServerUpgrade(t *testing.T) {
 		_, body := httpDo(t, http.MethodGet, pollURL(base, sid), "")
 		held <- body
 	}()
-	time.Sleep(50 * time.Millisecond)
+	hooks.held.wait(t, "held", sid, 1)
 	p := dialWS(t, base, sid)
 	p.send("2probe")
 	p.expect("3probe")

@@ -56,6 +56,25 @@ func Wait(ctx context.Context, state, fn string, n int) error {
 	}
 }
 
+// Any matches a goroutine in any state, for Count and Wait.
+const Any = ""
+
+// WaitGone waits until no goroutine has fn on its stack (the moment a
+// request's handler has returned), or ctx ends.
+func WaitGone(ctx context.Context, fn string) error {
+	for {
+		got := Count(Any, fn)
+		if got == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d goroutines still in %s: %w", got, fn, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // HeapInuse returns the heap in use after two collections (the second
 // empties the sync.Pool victim caches).
 func HeapInuse() uint64 {
