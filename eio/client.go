@@ -511,6 +511,11 @@ func (c *Client) dialOptions() transport.DialOptions {
 
 // ready: a polling request is back, or the probe has opened.
 func (c *Client) ready(from transport.Conn, r readiness) {
+	if r == writeDone && c.poll != nil && from == transport.Conn(c.poll) {
+		// Only now, with the POST's end heard, is there room for the next
+		// write or the upgrade's switch (see transport.PollClient).
+		c.poll.PostHeard()
+	}
 	if from == c.e.cur {
 		if r == readDone {
 			c.getting = false
