@@ -553,9 +553,7 @@ func (c *Client) receiveProbe(p codec.Packet) {
 	switch {
 	case p.Type == codec.Pong && string(p.Data) == "probe" && !c.e.probed:
 		c.log.Debug("eio: websocket probe answered; pausing polling")
-		c.e.probed = true
-		c.e.upgradeDue = actor.Now().Add(c.opts.RequestTimeout)
-		c.e.arm()
+		c.e.probeAnswered(c.opts.RequestTimeout)
 		c.maybeSwitch()
 	case c.e.probed:
 		c.e.abandonUpgrade(errUnexpectedOnProbe)
@@ -649,9 +647,7 @@ func (c *Client) closeWritten(err error) {
 // server sees a clean close; otherwise it ends.
 func (c *Client) closeOut() {
 	if l, ok := c.e.cur.(transport.Lingerer); ok && l.Linger() == nil {
-		c.e.lingering = true
-		c.e.closeDue = actor.Now().Add(c.opts.RequestTimeout)
-		c.e.arm()
+		c.e.linger(c.opts.RequestTimeout)
 		return
 	}
 	c.e.endTransport()

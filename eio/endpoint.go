@@ -92,7 +92,9 @@ type endpointEnv struct {
 	noTimeout      bool
 
 	// probes: this side probes an upgrade (the client) rather than
-	// answering the probe (the server).
+	// answering the probe (the server). A probing side gives its upgrade
+	// up when it closes, and keeps its heartbeat deadline while it waits
+	// for its close to go out: a close stuck there ends as a ping timeout.
 	probes bool
 	// cutReason is the reason of an end the owner cuts short
 	// (Server.Close, a Client.Close that gave up); peerClose that of an
@@ -233,6 +235,7 @@ type closeRequest struct {
 var (
 	errInternal         = errors.New("eio: session failed internally")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
+	errClosing          = errors.New("eio: closing")
 )
 
 // init readies the endpoint's mailboxes; the side then makes its runner
@@ -622,6 +625,24 @@ func (e *endpoint) abandonUpgrade(err error) {
 	e.flush()
 }
 
+// probeAnswered pauses the old transport: the probe has been answered,
+// and the switch must come by timeout.
+func (e *endpoint) probeAnswered(timeout time.Duration) {
+	e.probed = true
+	e.upgradeDue = actor.Now().Add(timeout)
+	e.arm()
+}
+
+// linger waits up to timeout, once the close packet is out, for the
+// peer's answer to it (its close, or the transport's end); the heartbeat
+// no longer counts.
+func (e *endpoint) linger(timeout time.Duration) {
+	e.lingering = true
+	e.pongDue = 0
+	e.closeDue = actor.Now().Add(timeout)
+	e.arm()
+}
+
 // queueCtrl queues one of the endpoint's own packets and sends it if it
 // can.
 func (e *endpoint) queueCtrl(p codec.Packet) {
@@ -809,8 +830,8 @@ func (e *endpoint) handleWake() {
 		}
 	}
 	now := actor.Now()
-	if e.reason == 0 && (due(e.upgradeDue, now) || due(e.side.deadline(), now) || due(e.pongDue, now)) ||
-		due(e.closeDue, now) {
+	if e.reason == 0 && (due(e.upgradeDue, now) || due(e.side.deadline(), now)) ||
+		e.heartbeatJudged() && due(e.pongDue, now) || due(e.closeDue, now) {
 		// What arrived before the deadline passed counts before it is
 		// judged: the upgrade packet before the upgrade timeout or the
 		// settling of a GET held during the upgrade, the pong before the
@@ -847,7 +868,7 @@ func (e *endpoint) handleWake() {
 		e.pongDue = now.Add(e.env.wait)
 		e.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
-	if due(e.pongDue, now) && e.reason == 0 {
+	if due(e.pongDue, now) && e.heartbeatJudged() {
 		if e.env.noTimeout {
 			e.pongDue, e.nextPing = 0, now.Add(e.env.interval)
 		} else if e.queue.stalled(e.mark) {
@@ -860,10 +881,23 @@ func (e *endpoint) handleWake() {
 			e.pongDue = now.Add(e.env.wait)
 		} else {
 			e.side.info("eio: ping timeout")
+			if e.reason != 0 {
+				// A client whose close is stuck: the heartbeat ends it.
+				e.reason = ReasonPingTimeout
+				e.endTransport()
+				return
+			}
 			e.close(ReasonPingTimeout, nil)
 		}
 	}
 	e.arm()
+}
+
+// heartbeatJudged reports whether a missing ping or pong ends the
+// connection now: while it is open, and on the client while its close
+// has not gone out yet (see endpointEnv.probes).
+func (e *endpoint) heartbeatJudged() bool {
+	return !e.ended && (e.reason == 0 || e.env.probes && !e.lingering)
 }
 
 func due(t, now actor.Instant) bool { return t != 0 && now >= t }
@@ -933,12 +967,18 @@ func (e *endpoint) close(r Reason, err error) {
 		// the queued messages and the close packet then go. Closing the
 		// probe now would leave them no transport: no GET would come.
 		// The upgrade timeout still bounds the wait for that packet.
+	case e.probe != nil && e.env.probes:
+		// The client gives its upgrade up as it does any failed one: the
+		// probe closes normally, the side hears why.
+		e.abandonUpgrade(errClosing)
 	case e.probe != nil:
 		_ = e.probe.CloseAs(transport.CloseGoingAway)
 		e.probe, e.probed = nil, false
 		e.upgradeDue = 0
 	}
-	e.nextPing, e.pongDue = 0, 0
+	if !e.env.probes {
+		e.nextPing, e.pongDue = 0, 0
+	}
 	if err != nil {
 		e.side.debug("eio: connection closing", "reason", r.String(), "err", err)
 	}
@@ -973,7 +1013,7 @@ func (e *endpoint) endTransport() {
 	if e.probe != nil {
 		_ = e.probe.CloseAs(transport.CloseGoingAway)
 	}
-	e.closeDue = 0
+	e.closeDue, e.pongDue, e.nextPing, e.upgradeDue = 0, 0, 0, 0
 	e.timer.Stop()
 	e.side.afterEnd()
 }
