@@ -124,3 +124,21 @@ func TestClientStuckCloseTimesOut(t *testing.T) {
 		t.Errorf("reason %v (%v), want ping timeout", c.Reason(), c.Err())
 	}
 }
+
+// TestClientDialErrorNamesTransportOnce: a WebSocket dial that fails says
+// "websocket" once, not "eio: websocket: transport: websocket: ...".
+func TestClientDialErrorNamesTransportOnce(t *testing.T) {
+	hs := httptest.NewServer(http.NotFoundHandler())
+	u := hs.URL
+	hs.Close() // nothing listens there now: the dial is refused
+	ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
+	defer cancel()
+	c, err := eio.Dial(ctx, u, &eio.ClientOptions{Transports: []string{eio.TransportWebSocket}})
+	if err == nil {
+		_ = c.Close(ctx)
+		t.Fatal("Dial to a closed port succeeded")
+	}
+	if n := strings.Count(err.Error(), "websocket:"); n != 1 {
+		t.Errorf("error %q names the transport %d times, want once", err, n)
+	}
+}

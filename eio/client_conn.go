@@ -108,7 +108,9 @@ func (c *Client) handshakeStream(ctx context.Context, kind transport.Kind) (code
 			}
 			return codec.Handshake{}, nil, httpErrorFrom(se)
 		}
-		return codec.Handshake{}, nil, fmt.Errorf("eio: %s: %w", kind.Name, err)
+		// The transport's error names the transport already
+		// ("transport: websocket: ...").
+		return codec.Handshake{}, nil, fmt.Errorf("eio: %w", err)
 	}
 	c.logConnected(s)
 	// ctx's end, deadline or cancel, cuts the read.

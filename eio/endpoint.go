@@ -439,7 +439,10 @@ func (e *endpoint) abort(ctx context.Context) {
 	e.setClosed()
 	e.timer.Stop()
 	if !e.ended {
-		if e.reason == 0 {
+		if e.reason == 0 || !e.env.probes {
+			// A server's session reports a panic as a transport error
+			// whatever its close was for; a client keeps the reason of a
+			// close under way (its Close's).
 			e.reason = ReasonTransportError
 		}
 		e.closeErr = e.env.errInternal
@@ -526,7 +529,11 @@ func (e *endpoint) dispatch(p codec.Packet) {
 			return
 		}
 		now := actor.Now()
-		e.mark = now
+		if e.env.probes {
+			// The client judges a stall from the last ping; a protocol 3
+			// server from its start, as before the protocol core.
+			e.mark = now
+		}
 		e.pongDue = now.Add(e.env.interval + e.env.wait)
 		e.arm()
 		e.queueCtrl(codec.Packet{Type: codec.Pong, Data: p.Data})
