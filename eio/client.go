@@ -192,6 +192,7 @@ func (c *Client) start(conn transport.Stream) {
 	c.env.readers = &c.readers
 	c.env.probes = true // and the server pings
 	c.env.cutReason, c.env.peerClose = ReasonClientDisconnect, ReasonServerDisconnect
+	c.env.closeFrameIsPeer, c.env.otherFailure = true, ReasonTransportClose
 	c.env.errOpen, c.env.errUpgradeTimeout, c.env.errInternal = errServerOpen, errClientUpgradeSlow, errClientInternal
 	c.e.init(c, &c.env, codec.V4, int(min(o.MaxPayload, 1<<30)), o.MaxQueueBytes)
 	c.rt = acquireClientRuntime()
@@ -600,9 +601,9 @@ func (c *Client) lost(err error) {
 		return
 	}
 	err = clientError(err)
-	r := clientReasonFor(err)
-	if c.e.closeReq.Load() != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
-		r = ReasonClientDisconnect
+	r := c.e.reasonFor(err)
+	if req := c.e.asked(r); req != nil {
+		r = req.reason // Close's; the error that its cut caused is kept
 	}
 	c.e.end(r, err)
 }

@@ -3,6 +3,7 @@ package eio
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -102,6 +103,14 @@ type endpointEnv struct {
 	cutReason, peerClose Reason
 	// cutErr is the error of an end the owner cuts short.
 	cutErr error
+	// How a transport's failure is classified (see reasonFor): with
+	// closeFrameIsPeer a normal close frame is the peer's close (Node's
+	// engine.io server ends a WebSocket session so, without a close
+	// packet; to a server it is a transport close), and otherFailure is
+	// the reason of a failure no rule names (a server: a transport error;
+	// a client: a dropped request, a transport close).
+	closeFrameIsPeer bool
+	otherFailure     Reason
 	// The errors of an open packet on an open connection, of an upgrade
 	// not done in time, and of an end by a panic.
 	errOpen, errUpgradeTimeout, errInternal error
@@ -582,6 +591,47 @@ func (e *endpoint) end(r Reason, err error) {
 	e.endTransport()
 }
 
+// reasonFor classifies how a transport failed, for either side: a close
+// frame, or the connection gone (EOF, reset, closed), is a transport close
+// (a normal close frame the peer's close, on a side that says so); an
+// HTTP error answer, bad input, a limit or a timeout is a transport error.
+func (e *endpoint) reasonFor(err error) Reason {
+	var ce *transport.CloseError
+	var he *HTTPError
+	var se *codec.SyntaxError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &ce):
+		if ce.Normal() && e.env.closeFrameIsPeer {
+			return e.env.peerClose
+		}
+		return ReasonTransportClose
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.As(err, &op) && !op.Timeout(): // reset, refused
+		return ReasonTransportClose
+	case errors.As(err, &he), errors.As(err, &se),
+		errors.Is(err, codec.ErrTooLarge), errors.Is(err, transport.ErrUnsupportedEncoding),
+		errors.Is(err, transport.ErrMessageTooBig), errors.Is(err, transport.ErrProtocol),
+		errors.Is(err, transport.ErrInvalidUTF8), errors.Is(err, context.DeadlineExceeded):
+		return ReasonTransportError
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTransportError
+	}
+	return e.env.otherFailure
+}
+
+// asked returns the end someone asked for, when a failure for r may be
+// its doing: the connection failed because it was asked to end and cut
+// (a slow consumer, a Close that gave up). Nil otherwise.
+func (e *endpoint) asked(r Reason) *closeRequest {
+	if r != ReasonTransportClose && r != ReasonTransportError {
+		return nil
+	}
+	return e.closeReq.Load()
+}
+
 // startProbe makes c, a stream that is to take over the connection, the
 // probe of an upgrade that must be done by timeout, and starts reading
 // it. It reports false, with c closed and no probe, when no reader could
@@ -769,7 +819,7 @@ func (e *endpoint) flush() {
 	if err != nil {
 		// Nothing says how much of the batch got through: count its
 		// messages as undelivered rather than claim them.
-		e.side.undelivered(countMessages(b))
+		e.side.undelivered(transport.CountMessages(b))
 	}
 	e.release(b)
 	switch {
@@ -783,17 +833,6 @@ func (e *endpoint) flush() {
 	case err != nil:
 		e.side.lost(err)
 	}
-}
-
-// countMessages counts the message packets in a batch from collect.
-func countMessages(b []transport.Outgoing) int {
-	n := 0
-	for i := range b {
-		if b[i].Packet.Type == codec.Message {
-			n++
-		}
-	}
-	return n
 }
 
 // trim lets go of what the endpoint keeps for reuse while it is busy (its
@@ -957,11 +996,8 @@ func (e *endpoint) close(r Reason, err error) {
 	if e.reason != 0 {
 		return
 	}
-	if req := e.closeReq.Load(); req != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
-		// The connection failed because someone asked for the end and cut
-		// it (a slow consumer, a Close that gave up): report what was
-		// asked for.
-		r, err = req.reason, req.err
+	if req := e.asked(r); req != nil {
+		r, err = req.reason, req.err // report what was asked for
 	}
 	e.reason, e.closeErr = r, err
 	e.setClosed()
