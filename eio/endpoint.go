@@ -25,9 +25,10 @@ import (
 // client.go.
 
 // endpoint is one end of an Engine.IO connection: an actor, run by an
-// actor.Runner one pass at a time, that owns every field below the
-// atomics. Other goroutines reach it only through its mailboxes, the
-// atomics, and the Receiver methods its transports call.
+// actor.Runner one pass at a time, that owns every field below "Owned by
+// the actor" but state (an atomic, for other goroutines). Other goroutines
+// reach it only through its mailboxes, the atomics, and the Receiver
+// methods its transports call.
 type endpoint struct {
 	side side
 	env  *endpointEnv
@@ -72,7 +73,7 @@ type endpoint struct {
 	begun     bool   // begin has run
 	pings     bool   // this side sends the pings (a protocol 4 server)
 	probed    bool   // the probe has been answered: the old transport is paused
-	lingering bool   // closing, waiting for the peer's last request or close: see side.lingers
+	lingering bool   // closing, waiting for the peer: its last request (a server, side.lingers) or its close (a client, linger)
 	sendClose bool   // the close packet is owed to the peer
 	closeSent bool   // the close packet has been handed to a transport
 	ended     bool   // transports gone, the end reported
