@@ -192,6 +192,7 @@ func (c *Client) start(conn transport.Stream) {
 	c.env.readers = &c.readers
 	c.env.probes = true // and the server pings
 	c.env.cutReason, c.env.peerClose = ReasonClientDisconnect, ReasonServerDisconnect
+	c.env.closeFrameIsPeer, c.env.otherFailure = true, ReasonTransportClose
 	c.env.errOpen, c.env.errUpgradeTimeout, c.env.errInternal = errServerOpen, errClientUpgradeSlow, errClientInternal
 	c.e.init(c, &c.env, codec.V4, int(min(o.MaxPayload, 1<<30)), o.MaxQueueBytes)
 	c.rt = acquireClientRuntime()
@@ -511,6 +512,11 @@ func (c *Client) dialOptions() transport.DialOptions {
 
 // ready: a polling request is back, or the probe has opened.
 func (c *Client) ready(from transport.Conn, r readiness) {
+	if r == writeDone && c.poll != nil && from == transport.Conn(c.poll) {
+		// Only now, with the POST's end heard, is there room for the next
+		// write or the upgrade's switch (see transport.PollClient).
+		c.poll.PostHeard()
+	}
 	if from == c.e.cur {
 		if r == readDone {
 			c.getting = false
@@ -548,9 +554,7 @@ func (c *Client) receiveProbe(p codec.Packet) {
 	switch {
 	case p.Type == codec.Pong && string(p.Data) == "probe" && !c.e.probed:
 		c.log.Debug("eio: websocket probe answered; pausing polling")
-		c.e.probed = true
-		c.e.upgradeDue = actor.Now().Add(c.opts.RequestTimeout)
-		c.e.arm()
+		c.e.probeAnswered(c.opts.RequestTimeout)
 		c.maybeSwitch()
 	case c.e.probed:
 		c.e.abandonUpgrade(errUnexpectedOnProbe)
@@ -597,9 +601,9 @@ func (c *Client) lost(err error) {
 		return
 	}
 	err = clientError(err)
-	r := clientReasonFor(err)
-	if c.e.closeReq.Load() != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
-		r = ReasonClientDisconnect
+	r := c.e.reasonFor(err)
+	if req := c.e.asked(r); req != nil {
+		r = req.reason // Close's; the error that its cut caused is kept
 	}
 	c.e.end(r, err)
 }
@@ -644,9 +648,7 @@ func (c *Client) closeWritten(err error) {
 // server sees a clean close; otherwise it ends.
 func (c *Client) closeOut() {
 	if l, ok := c.e.cur.(transport.Lingerer); ok && l.Linger() == nil {
-		c.e.lingering = true
-		c.e.closeDue = actor.Now().Add(c.opts.RequestTimeout)
-		c.e.arm()
+		c.e.linger(c.opts.RequestTimeout)
 		return
 	}
 	c.e.endTransport()

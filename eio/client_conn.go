@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 
 	"github.com/chanio/chanio/codec"
@@ -108,7 +107,9 @@ func (c *Client) handshakeStream(ctx context.Context, kind transport.Kind) (code
 			}
 			return codec.Handshake{}, nil, httpErrorFrom(se)
 		}
-		return codec.Handshake{}, nil, fmt.Errorf("eio: %s: %w", kind.Name, err)
+		// The transport's error names the transport already
+		// ("transport: websocket: ...").
+		return codec.Handshake{}, nil, fmt.Errorf("eio: %w", err)
 	}
 	c.logConnected(s)
 	// ctx's end, deadline or cancel, cuts the read.
@@ -192,30 +193,4 @@ func clientError(err error) error {
 		inner = httpErrorFrom(se)
 	}
 	return fmt.Errorf("eio: %s: %w", op, inner)
-}
-
-// clientReasonFor classifies how a client's transport failed.
-func clientReasonFor(err error) Reason {
-	var he *HTTPError
-	var se *codec.SyntaxError
-	var ce *transport.CloseError
-	switch {
-	case errors.As(err, &ce):
-		if ce.Normal() {
-			// A deliberate close by the server: Node's engine.io ends a
-			// WebSocket session this way, without a close packet.
-			return ReasonServerDisconnect
-		}
-		return ReasonTransportClose
-	case errors.As(err, &he), errors.As(err, &se),
-		errors.Is(err, codec.ErrTooLarge), errors.Is(err, transport.ErrUnsupportedEncoding),
-		errors.Is(err, transport.ErrMessageTooBig), errors.Is(err, transport.ErrProtocol),
-		errors.Is(err, transport.ErrInvalidUTF8), errors.Is(err, context.DeadlineExceeded):
-		return ReasonTransportError
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return ReasonTransportError
-	}
-	return ReasonTransportClose
 }

@@ -68,11 +68,13 @@
 //		fmt.Println(ev.Type, string(ev.Data))
 //	}
 //
-// Like a session, an idle Client holds no goroutine: every Client of the
-// process shares one timer goroutine and one poller for its quiet
-// WebSockets, started by the first Dial and stopped when the last Client
-// ends, so that a program holding 10,000 idle WebSocket clients runs two
-// goroutines for them.
+// Like a session, an idle Client on WebSocket over plain TCP holds no
+// goroutine: every Client of the process shares one timer goroutine and
+// one poller for its quiet WebSockets, started by the first Dial and
+// stopped when the last Client ends, so that a program holding 10,000
+// idle WebSocket clients runs two goroutines for them. A WebSocket over
+// TLS keeps its reader's goroutine (the poller needs a plain socket), and
+// a long-polling Client one for its GET.
 //
 // # Hostile peers
 //
@@ -93,26 +95,42 @@
 //
 // # How it is built
 //
-// A server's session and a Client are one state machine, the endpoint of
-// endpoint.go: the outbound queue and its batching, the dispatch of what
-// arrives, the heartbeat, the upgrade (probe, switch, abandon), the close
-// and its reasons, the events. What differs by side is its side interface
-// and its endpointEnv, implemented in session.go for the server (it pings;
-// it holds the client's long-poll GET and settles one that races an
-// upgrade; it answers the upgrade's probe; it lingers for a GET after a
-// client's close; Shutdown's grace; handshakes announced before their
-// 101; the session's data) and in client.go for the client (it answers
-// pings; it keeps its GET and POSTs in flight; it dials and probes the
-// upgrade; it waits for the server's close frame; the runtime clients
-// share). http.go routes a server's requests to its sessions, and
-// client_conn.go holds the client's handshake.
+// The protocol core is endpoint.go: one state machine, the endpoint, that
+// a server's session and a Client both are: the outbound queue and its
+// batching, the dispatch of what arrives, the heartbeat, the upgrade
+// (probe, switch, abandon), the close and its reasons, the events. What
+// differs by side is the side interface it calls and the endpointEnv it
+// reads (constants, built by newServer in server.go and by the Client's
+// start in client.go).
+//
+// The server's side is three files: session.go implements side for a
+// session (on protocol 4 it pings, on protocol 3 it answers the client's
+// pings; it holds the client's long-poll GET and settles one that races
+// an upgrade; it answers the upgrade's probe; it lingers for a GET after
+// a client's close; Shutdown's grace; handshakes announced before their
+// 101; the session's data); server.go is the Server (its options, the
+// session table, Send, Broadcast, Stats, Shutdown); http.go routes each
+// request to the handshake or to its session.
+//
+// The client's side is two files: client.go is the Client and implements
+// side for it (it answers pings; it keeps its GET and POSTs in flight; it
+// dials and probes the upgrade; it waits for the server's close frame;
+// the runtime clients share); client_conn.go holds its handshake and how
+// its failed requests become errors.
 //
 // The endpoint never asks which transport it holds: each is a
-// transport.Conn of package transport, where every transport lives:
-// WebSocket (transport/websocket.go, opened by websocket_open.go), the
-// server's long-polling (transport/polling.go, Poll) and the client's
-// (transport/polling_client.go, PollClient). transport/doc.go says how to
-// add one.
+// transport.Conn (transport/conn.go, with the Receiver it reports to and
+// the Readers of streams) of package transport, where every transport
+// lives: WebSocket (transport/websocket.go; dialed and accepted in
+// transport/websocket_open.go), the server's long-polling
+// (transport/polling.go, Poll) and the client's
+// (transport/polling_client.go, PollClient, which also inflates the
+// responses). transport/webtransport.go holds WebTransport, which is not
+// yet in the table of kind.go, so eio does not serve it. Around them:
+// transport/kind.go is the table of stream transports a server accepts
+// and a client dials, transport/proxy.go the client's CONNECT proxy, and
+// transport/compress.go compression (polling responses, WebSocket
+// permessage-deflate). transport/doc.go says how to add a transport.
 //
 // An endpoint runs on package actor: an actor.Runner runs its passes,
 // actor.Mailboxes carry what reaches it, and its one timer, re-armed to

@@ -3,6 +3,7 @@ package eio
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -24,9 +25,10 @@ import (
 // client.go.
 
 // endpoint is one end of an Engine.IO connection: an actor, run by an
-// actor.Runner one pass at a time, that owns every field below the
-// atomics. Other goroutines reach it only through its mailboxes, the
-// atomics, and the Receiver methods its transports call.
+// actor.Runner one pass at a time, that owns every field below "Owned by
+// the actor" but state (an atomic, for other goroutines). Other goroutines
+// reach it only through its mailboxes, the atomics, and the Receiver
+// methods its transports call.
 type endpoint struct {
 	side side
 	env  *endpointEnv
@@ -71,7 +73,7 @@ type endpoint struct {
 	begun     bool   // begin has run
 	pings     bool   // this side sends the pings (a protocol 4 server)
 	probed    bool   // the probe has been answered: the old transport is paused
-	lingering bool   // closing, waiting for the peer's last request or close: see side.lingers
+	lingering bool   // closing, waiting for the peer: its last request (a server, side.lingers) or its close (a client, linger)
 	sendClose bool   // the close packet is owed to the peer
 	closeSent bool   // the close packet has been handed to a transport
 	ended     bool   // transports gone, the end reported
@@ -92,7 +94,9 @@ type endpointEnv struct {
 	noTimeout      bool
 
 	// probes: this side probes an upgrade (the client) rather than
-	// answering the probe (the server).
+	// answering the probe (the server). A probing side gives its upgrade
+	// up when it closes, and keeps its heartbeat deadline while it waits
+	// for its close to go out: a close stuck there ends as a ping timeout.
 	probes bool
 	// cutReason is the reason of an end the owner cuts short
 	// (Server.Close, a Client.Close that gave up); peerClose that of an
@@ -100,6 +104,14 @@ type endpointEnv struct {
 	cutReason, peerClose Reason
 	// cutErr is the error of an end the owner cuts short.
 	cutErr error
+	// How a transport's failure is classified (see reasonFor): with
+	// closeFrameIsPeer a normal close frame is the peer's close (Node's
+	// engine.io server ends a WebSocket session so, without a close
+	// packet; to a server it is a transport close), and otherFailure is
+	// the reason of a failure no rule names (a server: a transport error;
+	// a client: a dropped request, a transport close).
+	closeFrameIsPeer bool
+	otherFailure     Reason
 	// The errors of an open packet on an open connection, of an upgrade
 	// not done in time, and of an end by a panic.
 	errOpen, errUpgradeTimeout, errInternal error
@@ -233,6 +245,7 @@ type closeRequest struct {
 var (
 	errInternal         = errors.New("eio: session failed internally")
 	errCloseWaitExpired = errors.New("eio: no poll came to take the close packet")
+	errClosing          = errors.New("eio: closing")
 )
 
 // init readies the endpoint's mailboxes; the side then makes its runner
@@ -436,7 +449,10 @@ func (e *endpoint) abort(ctx context.Context) {
 	e.setClosed()
 	e.timer.Stop()
 	if !e.ended {
-		if e.reason == 0 {
+		if e.reason == 0 || !e.env.probes {
+			// A server's session reports a panic as a transport error
+			// whatever its close was for; a client keeps the reason of a
+			// close under way (its Close's).
 			e.reason = ReasonTransportError
 		}
 		e.closeErr = e.env.errInternal
@@ -523,7 +539,11 @@ func (e *endpoint) dispatch(p codec.Packet) {
 			return
 		}
 		now := actor.Now()
-		e.mark = now
+		if e.env.probes {
+			// The client judges a stall from the last ping; a protocol 3
+			// server from its start, as before the protocol core.
+			e.mark = now
+		}
 		e.pongDue = now.Add(e.env.interval + e.env.wait)
 		e.arm()
 		e.queueCtrl(codec.Packet{Type: codec.Pong, Data: p.Data})
@@ -570,6 +590,47 @@ func (e *endpoint) end(r Reason, err error) {
 		e.closeErr = err
 	}
 	e.endTransport()
+}
+
+// reasonFor classifies how a transport failed, for either side: a close
+// frame, or the connection gone (EOF, reset, closed), is a transport close
+// (a normal close frame the peer's close, on a side that says so); an
+// HTTP error answer, bad input, a limit or a timeout is a transport error.
+func (e *endpoint) reasonFor(err error) Reason {
+	var ce *transport.CloseError
+	var he *HTTPError
+	var se *codec.SyntaxError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &ce):
+		if ce.Normal() && e.env.closeFrameIsPeer {
+			return e.env.peerClose
+		}
+		return ReasonTransportClose
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.As(err, &op) && !op.Timeout(): // reset, refused
+		return ReasonTransportClose
+	case errors.As(err, &he), errors.As(err, &se),
+		errors.Is(err, codec.ErrTooLarge), errors.Is(err, transport.ErrUnsupportedEncoding),
+		errors.Is(err, transport.ErrMessageTooBig), errors.Is(err, transport.ErrProtocol),
+		errors.Is(err, transport.ErrInvalidUTF8), errors.Is(err, context.DeadlineExceeded):
+		return ReasonTransportError
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTransportError
+	}
+	return e.env.otherFailure
+}
+
+// asked returns the end someone asked for, when a failure for r may be
+// its doing: the connection failed because it was asked to end and cut
+// (a slow consumer, a Close that gave up). Nil otherwise.
+func (e *endpoint) asked(r Reason) *closeRequest {
+	if r != ReasonTransportClose && r != ReasonTransportError {
+		return nil
+	}
+	return e.closeReq.Load()
 }
 
 // startProbe makes c, a stream that is to take over the connection, the
@@ -620,6 +681,24 @@ func (e *endpoint) abandonUpgrade(err error) {
 	e.side.resume()
 	e.arm()
 	e.flush()
+}
+
+// probeAnswered pauses the old transport: the probe has been answered,
+// and the switch must come by timeout.
+func (e *endpoint) probeAnswered(timeout time.Duration) {
+	e.probed = true
+	e.upgradeDue = actor.Now().Add(timeout)
+	e.arm()
+}
+
+// linger waits up to timeout, once the close packet is out, for the
+// peer's answer to it (its close, or the transport's end); the heartbeat
+// no longer counts.
+func (e *endpoint) linger(timeout time.Duration) {
+	e.lingering = true
+	e.pongDue = 0
+	e.closeDue = actor.Now().Add(timeout)
+	e.arm()
 }
 
 // queueCtrl queues one of the endpoint's own packets and sends it if it
@@ -741,7 +820,7 @@ func (e *endpoint) flush() {
 	if err != nil {
 		// Nothing says how much of the batch got through: count its
 		// messages as undelivered rather than claim them.
-		e.side.undelivered(countMessages(b))
+		e.side.undelivered(transport.CountMessages(b))
 	}
 	e.release(b)
 	switch {
@@ -755,17 +834,6 @@ func (e *endpoint) flush() {
 	case err != nil:
 		e.side.lost(err)
 	}
-}
-
-// countMessages counts the message packets in a batch from collect.
-func countMessages(b []transport.Outgoing) int {
-	n := 0
-	for i := range b {
-		if b[i].Packet.Type == codec.Message {
-			n++
-		}
-	}
-	return n
 }
 
 // trim lets go of what the endpoint keeps for reuse while it is busy (its
@@ -809,8 +877,8 @@ func (e *endpoint) handleWake() {
 		}
 	}
 	now := actor.Now()
-	if e.reason == 0 && (due(e.upgradeDue, now) || due(e.side.deadline(), now) || due(e.pongDue, now)) ||
-		due(e.closeDue, now) {
+	if e.reason == 0 && (due(e.upgradeDue, now) || due(e.side.deadline(), now)) ||
+		e.heartbeatJudged() && due(e.pongDue, now) || due(e.closeDue, now) {
 		// What arrived before the deadline passed counts before it is
 		// judged: the upgrade packet before the upgrade timeout or the
 		// settling of a GET held during the upgrade, the pong before the
@@ -847,7 +915,7 @@ func (e *endpoint) handleWake() {
 		e.pongDue = now.Add(e.env.wait)
 		e.queueCtrl(codec.Packet{Type: codec.Ping})
 	}
-	if due(e.pongDue, now) && e.reason == 0 {
+	if due(e.pongDue, now) && e.heartbeatJudged() {
 		if e.env.noTimeout {
 			e.pongDue, e.nextPing = 0, now.Add(e.env.interval)
 		} else if e.queue.stalled(e.mark) {
@@ -860,10 +928,23 @@ func (e *endpoint) handleWake() {
 			e.pongDue = now.Add(e.env.wait)
 		} else {
 			e.side.info("eio: ping timeout")
+			if e.reason != 0 {
+				// A client whose close is stuck: the heartbeat ends it.
+				e.reason = ReasonPingTimeout
+				e.endTransport()
+				return
+			}
 			e.close(ReasonPingTimeout, nil)
 		}
 	}
 	e.arm()
+}
+
+// heartbeatJudged reports whether a missing ping or pong ends the
+// connection now: while it is open, and on the client while its close
+// has not gone out yet (see endpointEnv.probes).
+func (e *endpoint) heartbeatJudged() bool {
+	return !e.ended && (e.reason == 0 || e.env.probes && !e.lingering)
 }
 
 func due(t, now actor.Instant) bool { return t != 0 && now >= t }
@@ -916,11 +997,8 @@ func (e *endpoint) close(r Reason, err error) {
 	if e.reason != 0 {
 		return
 	}
-	if req := e.closeReq.Load(); req != nil && (r == ReasonTransportClose || r == ReasonTransportError) {
-		// The connection failed because someone asked for the end and cut
-		// it (a slow consumer, a Close that gave up): report what was
-		// asked for.
-		r, err = req.reason, req.err
+	if req := e.asked(r); req != nil {
+		r, err = req.reason, req.err // report what was asked for
 	}
 	e.reason, e.closeErr = r, err
 	e.setClosed()
@@ -933,12 +1011,18 @@ func (e *endpoint) close(r Reason, err error) {
 		// the queued messages and the close packet then go. Closing the
 		// probe now would leave them no transport: no GET would come.
 		// The upgrade timeout still bounds the wait for that packet.
+	case e.probe != nil && e.env.probes:
+		// The client gives its upgrade up as it does any failed one: the
+		// probe closes normally, the side hears why.
+		e.abandonUpgrade(errClosing)
 	case e.probe != nil:
 		_ = e.probe.CloseAs(transport.CloseGoingAway)
 		e.probe, e.probed = nil, false
 		e.upgradeDue = 0
 	}
-	e.nextPing, e.pongDue = 0, 0
+	if !e.env.probes {
+		e.nextPing, e.pongDue = 0, 0
+	}
 	if err != nil {
 		e.side.debug("eio: connection closing", "reason", r.String(), "err", err)
 	}
@@ -973,7 +1057,7 @@ func (e *endpoint) endTransport() {
 	if e.probe != nil {
 		_ = e.probe.CloseAs(transport.CloseGoingAway)
 	}
-	e.closeDue = 0
+	e.closeDue, e.pongDue, e.nextPing, e.upgradeDue = 0, 0, 0, 0
 	e.timer.Stop()
 	e.side.afterEnd()
 }

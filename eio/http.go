@@ -364,16 +364,22 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *session
 // servePost delivers a POSTed payload to the session, waiting while the
 // session's inbound queue is full (the application is behind).
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session, jsonp string) {
-	if sess.poll == nil {
-		s.fail(w, r, CodeBadRequest) // a session that opened on a stream
-		return
+	// A session that opened on a stream gets here only once it is closing
+	// (see onStream). As before the protocol core, the POST is read and
+	// answered as one to a closing session: 200 "ok", or code 1 (unknown
+	// session) once it has ended; what it carries is not heard.
+	if sess.poll != nil {
+		if !sess.poll.posting.CompareAndSwap(false, true) {
+			s.fail(w, r, CodeBadRequest)
+			sess.requestClose(ReasonTransportError, errPostOverlap, false)
+			return
+		}
+		defer sess.poll.posting.Store(false)
 	}
-	if !sess.poll.posting.CompareAndSwap(false, true) {
-		s.fail(w, r, CodeBadRequest)
-		sess.requestClose(ReasonTransportError, errPostOverlap, false)
-		return
+	var from transport.Conn // the polling transport; none on a stream session
+	if sess.poll != nil {
+		from = sess.poll
 	}
-	defer sess.poll.posting.Store(false)
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		// No Engine.IO client compresses what it posts; refusing it keeps
 		// MaxPayload a bound on what the session must hold.
@@ -434,7 +440,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 	closing := false
 	for _, p := range pkts {
 		closing = closing || p.Type == codec.Close
-		if err := sess.in.Send(r.Context(), inbound{from: sess.poll, pkt: p}); err != nil {
+		if err := sess.in.Send(r.Context(), inbound{from: from, pkt: p}); err != nil {
 			if !errors.Is(err, r.Context().Err()) {
 				s.fail(w, r, CodeUnknownSID)
 			}

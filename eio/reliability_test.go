@@ -270,7 +270,14 @@ func TestSlowEventsConsumer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	var stop, quit atomic.Bool // stop sending; then close the session
+	// pause: stop sending until the application reads again; stop: stop
+	// sending; quit: then close the session.
+	var pause, stop, quit atomic.Bool
+	waitResumed := func() {
+		for pause.Load() && !stop.Load() {
+			time.Sleep(10 * time.Millisecond) // the clients' pace, as below
+		}
+	}
 	var wg sync.WaitGroup
 	sent := make(map[string]*atomic.Int64)
 	wsSIDs := make(map[string]bool)
@@ -312,6 +319,7 @@ func TestSlowEventsConsumer(t *testing.T) {
 				}
 				count.Store(int64(seq))
 				time.Sleep(10 * time.Millisecond)
+				waitResumed()
 			}
 		}()
 	}
@@ -359,6 +367,7 @@ func TestSlowEventsConsumer(t *testing.T) {
 				seq += 8
 				count.Store(int64(seq))
 				time.Sleep(80 * time.Millisecond)
+				waitResumed()
 			}
 			// Pongs are still owed after the flood, until the end.
 			for ctx.Err() == nil && !quit.Load() {
@@ -380,10 +389,22 @@ func TestSlowEventsConsumer(t *testing.T) {
 	resume := e.app.stall()
 	time.Sleep(500 * time.Millisecond)
 	h1, in1 := heapInuse(), e.srv.Stats().MessagesIn
-	time.Sleep(stall - 500*time.Millisecond)
+	// The clients go on sending for another half second, and then pause
+	// (still answering pings) until the application reads again. The
+	// backlog is then the same on any machine: what a second of sending
+	// leaves in the sockets, which drains within a ping timeout once the
+	// application reads. Sending through the whole stall made the backlog,
+	// and so the time its pongs wait behind it after the stall, grow with
+	// the stall; on a loaded machine under the race detector the drain
+	// outlasted PingTimeout, a legitimate ping timeout the test then
+	// failed on.
+	time.Sleep(500 * time.Millisecond)
+	pause.Store(true)
+	time.Sleep(stall - time.Second)
 	h2, st := heapInuse(), e.srv.Stats()
 	alive := e.srv.Len()
 	resume()
+	pause.Store(false)
 
 	t.Logf("%d clients sending 100 %d-byte messages a second; the application stalled %v (%d ping timeouts)", n, pad, stall, int(stall/pingTO))
 	t.Logf("heap in use: %s before the stall, %s after 0.5s, %s at its end", mib(h0), mib(h1), mib(h2))

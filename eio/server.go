@@ -99,6 +99,7 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 		cutReason:         ReasonServerDisconnect,
 		cutErr:            ErrServerClosed,
 		peerClose:         ReasonClientDisconnect,
+		otherFailure:      ReasonTransportError,
 		errOpen:           errUnexpectedOpen,
 		errUpgradeTimeout: errUpgradeTimeout,
 		errInternal:       errInternal,

@@ -3,8 +3,6 @@ package eio
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -382,7 +380,7 @@ func (s *session) receiveProbe(p codec.Packet) {
 func (s *session) ready(transport.Conn, readiness) {}
 
 // lost closes the session for the failure of its transport.
-func (s *session) lost(err error) { s.close(reasonFor(err), err) }
+func (s *session) lost(err error) { s.close(s.reasonFor(err), err) }
 
 // upgraded counts the upgrade and answers a GET held during it.
 func (s *session) upgraded(old transport.Conn) {
@@ -571,22 +569,6 @@ func (s *session) info(msg string, args ...any) {
 
 func (s *session) debug(msg string, args ...any) {
 	s.srv.log.Debug(msg, append([]any{"sid", s.sid}, args...)...)
-}
-
-// reasonFor classifies how a server's transport ended.
-func reasonFor(err error) Reason {
-	var ce *transport.CloseError
-	switch {
-	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed), isConnReset(err):
-		return ReasonTransportClose
-	}
-	return ReasonTransportError
-}
-
-func isConnReset(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && !op.Timeout()
 }
 
 // awaitEnd waits until the session has ended, or ctx has.

@@ -54,13 +54,15 @@
 //   - Its entry in kinds. From there eio's server accepts sessions on it
 //     (transport=<name>) and lists it in the upgrades of the open packet,
 //     its Options.Transports and ClientOptions.Transports take its name,
-//     and its client dials and probes it. Nothing else in eio changes.
+//     and its client dials and probes it. Nothing else in eio changes,
+//     but for one count: Server.Stats reports sessions on any stream
+//     transport as WebSocketSessions.
 //
 // Tests that apply to every transport (eio's and conformance's) take it
 // through the same paths; what is its own (its framing, its hostile
 // inputs) is tested here, next to the file.
 //
-// # Memory and compression
+// # WebTransport
 //
 // A [WebTransportConn] carries Engine.IO over WebTransport (HTTP/3 over
 // QUIC, with quic-go and webtransport-go), as the reference does: one
@@ -70,6 +72,8 @@
 // the client's open packet); [DialWebTransport] opens one, verifying the
 // server's certificate or pinning it by hash as browsers'
 // serverCertificateHashes do.
+//
+// # Memory and compression
 //
 // Memory follows the bytes a peer sends, not the lengths it declares: a
 // message or body is read into a buffer that grows as its bytes arrive,

@@ -28,15 +28,15 @@ type Kind struct {
 	// Accept answers r, on a server, and returns the stream. On error
 	// nothing is left open.
 	Accept func(w http.ResponseWriter, r *http.Request, o AcceptOptions) (Stream, error)
-	// Dial opens a stream to rawURL, the endpoint's http:// or https://
-	// URL with its query, on a client, within ctx. A refusal is a
-	// [*StatusError].
+	// Dial opens a stream to rawURL, the endpoint's URL with its query, on
+	// a client, within ctx: ws:// or wss:// for a WebSocket (which takes
+	// http:// and https:// too). A refusal is a [*StatusError].
 	Dial func(ctx context.Context, rawURL string, o DialOptions) (Stream, error)
 }
 
-// kinds are the stream transports, in the order a client prefers them
-// when a server offers several upgrades. A new transport is a file of its
-// own that defines its Kind, and one entry here.
+// kinds are the stream transports. Which a client tries, and in what
+// order, is its ClientOptions.Transports'. A new transport is a file of
+// its own that defines its Kind, and one entry here.
 var kinds = [...]Kind{webSocketKind}
 
 // Kinds returns the stream transports.

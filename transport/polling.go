@@ -174,7 +174,7 @@ func (p *Poll) answer(r *PollRequest, items []Outgoing) {
 	} else {
 		*buf = AppendPayload(*buf, items, p.version)
 	}
-	r.answer <- PollAnswer{Body: buf, Messages: countMessages(items), Binary: binary}
+	r.answer <- PollAnswer{Body: buf, Messages: CountMessages(items), Binary: binary}
 }
 
 // RefuseHeld answers the held GET, if any, with an Engine.IO error code.
@@ -206,8 +206,9 @@ func hasBinary(items []Outgoing) bool {
 	return false
 }
 
-// countMessages counts the message packets in items.
-func countMessages(items []Outgoing) int {
+// CountMessages counts the message packets in items: what a write that
+// failed leaves undelivered, and what a poll answer carries.
+func CountMessages(items []Outgoing) int {
 	n := 0
 	for i := range items {
 		if items[i].Packet.Type == codec.Message {

@@ -37,12 +37,18 @@ var (
 // [PollClient.Write]. Both run on goroutines of the options' Group and
 // report to the Receiver: each packet a GET brings, Ready when a request
 // is done, End (once) when one fails.
+//
+// A POST is in flight, and Room empty, from Write until the endpoint has
+// heard how it went and says so with [PollClient.PostHeard]: the endpoint
+// must not see room for a next write (or for an upgrade's switch) before
+// it has the POST's Ready or End, or it could act on that room and then
+// drop the POST's failure as coming from a transport it has left.
 type PollClient struct {
 	o       PollClientOptions
 	ctx     context.Context // the requests'; cancelled by CloseAs
 	cancel  context.CancelFunc
 	getting atomic.Bool
-	posting atomic.Bool
+	posting atomic.Bool // a POST the endpoint has not heard the end of: Write sets, PostHeard clears
 	ended   atomic.Bool // End was reported
 }
 
@@ -97,7 +103,8 @@ func NewPollClient(o PollClientOptions) *PollClient {
 // Name is "polling".
 func (p *PollClient) Name() string { return "polling" }
 
-// Room is what a POST may carry, or nothing while one is in flight.
+// Room is what a POST may carry, or nothing while one is in flight (until
+// PostHeard).
 func (p *PollClient) Room() Room {
 	if p.posting.Load() {
 		return Room{}
@@ -149,8 +156,8 @@ func (p *PollClient) get(ctx context.Context) ([]codec.Packet, error) {
 	return codec.DecodePayload(body, codec.V4, codec.Limits{MaxBytes: int(p.o.MaxResponse), MaxPackets: p.o.MaxPackets}, nil)
 }
 
-// Write sends items in one POST, on a goroutine; Room is empty until it
-// is back.
+// Write sends items in one POST, on a goroutine; Room is empty until the
+// endpoint, told by Ready or End how it went, calls PostHeard.
 func (p *PollClient) Write(items []Outgoing) error {
 	buf := AcquireBuffer()
 	*buf = AppendPayload(*buf, items, codec.V4)
@@ -160,7 +167,6 @@ func (p *PollClient) Write(items []Outgoing) error {
 		defer cancel()
 		err := Post(ctx, p.o.HTTP, p.o.URL, p.o.Header, *buf)
 		ReleaseBuffer(buf)
-		p.posting.Store(false)
 		if err != nil {
 			p.end(&RequestError{Method: http.MethodPost, Err: err})
 			return nil
@@ -175,6 +181,11 @@ func (p *PollClient) Write(items []Outgoing) error {
 	}
 	return nil
 }
+
+// PostHeard says the endpoint has heard how the POST in flight went (its
+// Ready or End): Room is what a POST may carry again. Call it from the
+// endpoint's goroutine, the one that calls Write.
+func (p *PollClient) PostHeard() { p.posting.Store(false) }
 
 // end reports the first failure.
 func (p *PollClient) end(err error) {
