@@ -59,7 +59,15 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("listening on http://%s/\n", ln.Addr())
-	httpSrv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
+	// The timeouts and header limit a server facing the internet wants
+	// (the same as the other examples'): a client that sends its headers
+	// slowly, or keeps an idle keep-alive connection, is let go.
+	httpSrv := &http.Server{
+		Handler:           site,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
