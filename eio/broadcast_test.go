@@ -300,3 +300,83 @@ func TestBroadcastAllocations(t *testing.T) {
 		t.Fatalf("%v allocations per broadcast to %d sessions, want at most 1", n, sessions)
 	}
 }
+
+// TestSendPrepared: a message prepared once reaches each session it is
+// sent to, on every transport and protocol, compressed where the session
+// negotiated it, in order with the session's other messages; a foreign or
+// nil message, an unknown sid and text that is not UTF-8 are refused.
+func TestSendPrepared(t *testing.T) {
+	srv, base := testServer(t, &Options{AllowEIO3: true, WebSocketCompression: true, CompressionThreshold: 64})
+	peers := broadcastPeers(t, srv, base)
+	text := []byte(strings.Repeat("hello é ", 20)) // over the compression threshold
+	binary := bytes.Repeat([]byte{0, 1, 0x1e, 255}, 50)
+	mText, err := srv.Prepare(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(text, "HELLO") // the caller's buffer is the caller's again
+	mBinary := srv.PrepareBinary(binary)
+	skipped := peers[0].sid
+	for _, p := range peers {
+		if err := srv.Send(p.sid, []byte("before")); err != nil {
+			t.Fatal(err)
+		}
+		if p.sid != skipped {
+			if err := srv.SendPrepared(p.sid, mText); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 { // the same message, twice
+			if err := srv.SendPrepared(p.sid, mBinary); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := srv.Send(p.sid, []byte("after")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range peers {
+		want := []codec.Packet{
+			{Type: codec.Message, Data: []byte("before")},
+			{Type: codec.Message, Data: []byte(strings.Repeat("hello é ", 20))},
+			{Type: codec.Message, Data: binary, Binary: true},
+			{Type: codec.Message, Data: binary, Binary: true},
+			{Type: codec.Message, Data: []byte("after")},
+		}
+		if p.sid == skipped {
+			want = append(want[:1], want[2:]...)
+		}
+		for i, w := range want {
+			got := p.next(t)
+			if got.Type != w.Type || got.Binary != w.Binary || !bytes.Equal(got.Data, w.Data) {
+				t.Fatalf("%s: packet %d is %v, want %v", p.name, i, got, w)
+			}
+			deflated := strings.HasSuffix(p.name, "permessage-deflate")
+			if p.compressed != nil && *p.compressed != (deflated && len(w.Data) > 64) {
+				t.Errorf("%s: packet %d compressed=%v", p.name, i, *p.compressed)
+			}
+		}
+	}
+
+	if _, err := srv.Prepare([]byte("bad\xff")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Prepare of invalid UTF-8: %v", err)
+	}
+	other := NewServer(nil)
+	defer other.Close()
+	foreign, err := other.Prepare([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Prepared{foreign, nil} {
+		if err := srv.SendPrepared(peers[0].sid, m); !errors.Is(err, ErrForeignPrepared) {
+			t.Fatalf("SendPrepared of %v: %v, want ErrForeignPrepared", m, err)
+		}
+	}
+	if err := srv.SendPrepared("nope", mText); !errors.Is(err, ErrUnknownSession) {
+		t.Fatalf("SendPrepared to an unknown sid: %v", err)
+	}
+	_ = srv.Close()
+	if err := srv.SendPrepared(peers[0].sid, mText); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("SendPrepared after Close: %v, want ErrServerClosed", err)
+	}
+}

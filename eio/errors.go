@@ -33,6 +33,9 @@ var (
 	// Dial's error wraps it, names the URL and shows the start of the
 	// answer; it also matches codec.ErrBadHandshake.
 	ErrNotEngineIO = errors.New("eio: not an Engine.IO server")
+	// ErrForeignPrepared: [Server.SendPrepared] was given a message that
+	// another server prepared (or nil); nothing was queued.
+	ErrForeignPrepared = errors.New("eio: prepared message from another server")
 )
 
 // ErrorCode is an Engine.IO protocol error code, as the reference server

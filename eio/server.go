@@ -226,11 +226,7 @@ func (s *Server) broadcast(p codec.Packet, filter func(sid string) bool) (int, e
 	if s.closing.Load() {
 		return 0, ErrServerClosed
 	}
-	item := transport.Prepare(p, transport.PrepareOptions{
-		V3:               s.opts.AllowEIO3,
-		Deflate:          s.opts.WebSocketCompression,
-		DeflateThreshold: s.opts.CompressionThreshold,
-	})
+	item := s.prepare(p)
 	n := 0
 	s.sessions.Range(func(sid string, sess *session) bool {
 		if (filter == nil || filter(sid)) && s.enqueue(sess, item) == nil {
@@ -239,6 +235,62 @@ func (s *Server) broadcast(p codec.Packet, filter func(sid string) bool) (int, e
 		return true
 	})
 	return n, nil
+}
+
+// prepare encodes p in every form this server's sessions may send it in.
+func (s *Server) prepare(p codec.Packet) transport.Outgoing {
+	return transport.Prepare(p, transport.PrepareOptions{
+		V3:               s.opts.AllowEIO3,
+		Deflate:          s.opts.WebSocketCompression,
+		DeflateThreshold: s.opts.CompressionThreshold,
+	})
+}
+
+// A Prepared is a message encoded once, by [Server.Prepare] or
+// [Server.PrepareBinary], to be queued to any number of the server's
+// sessions with [Server.SendPrepared]: every session's queue holds the
+// same bytes, as with [Server.Broadcast], for a caller that picks the
+// sessions itself (the members of a room, say). It is immutable and safe
+// to share between goroutines.
+type Prepared struct {
+	item transport.Outgoing
+	srv  *Server
+}
+
+// Prepare encodes data as a text message for [Server.SendPrepared], as
+// the WebSocket frame and the polling packet of each protocol version the
+// server accepts (compressed too when WebSocketCompression applies), in
+// one allocation. data is copied: it may be reused once Prepare returns.
+// It fails with [ErrInvalidUTF8] when data is not valid UTF-8.
+func (s *Server) Prepare(data []byte) (*Prepared, error) {
+	if !utf8.Valid(data) {
+		return nil, ErrInvalidUTF8
+	}
+	return &Prepared{item: s.prepare(codec.Packet{Type: codec.Message, Data: data}), srv: s}, nil
+}
+
+// PrepareBinary encodes data as a binary message for
+// [Server.SendPrepared], as [Server.Prepare] does text.
+func (s *Server) PrepareBinary(data []byte) *Prepared {
+	return &Prepared{item: s.prepare(codec.Packet{Type: codec.Message, Data: data, Binary: true}), srv: s}
+}
+
+// SendPrepared queues m to the session sid, as [Server.Send] queues a
+// message, with the same errors; m must come from this server's Prepare
+// or PrepareBinary ([ErrForeignPrepared] otherwise, since the forms it
+// holds follow the server's options).
+func (s *Server) SendPrepared(sid string, m *Prepared) error {
+	if m == nil || m.srv != s {
+		return ErrForeignPrepared
+	}
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return ErrUnknownSession
+	}
+	return s.enqueue(sess, m.item)
 }
 
 // Queued returns how many messages accepted by Send (and the other Send

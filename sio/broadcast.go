@@ -319,9 +319,18 @@ func (n *Namespace) sendLocal(b bcast, pk *packet, keep bool, to *Socket) (offse
 
 // sendLocked writes an encoded packet to the sockets of this server that b
 // selects. n.mu is held (read).
+//
+// The packet is encoded for Engine.IO once, when the first socket is
+// found, and every socket's queue then holds the same bytes (see
+// eio.Server.Prepare): a broadcast to a room of thousands costs one
+// encoding, not one per socket.
 func (n *Namespace) sendLocked(b bcast, pk packet) {
+	var m *outgoing
 	n.eachLocked(b.rooms, b.except, func(s *Socket) {
-		_ = s.conn.write(pk.text, pk.atts, b.volatile)
+		if m == nil {
+			m = outgoingFor(n.srv.engine, pk)
+		}
+		_ = s.conn.send(m, b.volatile)
 	})
 }
 
@@ -489,8 +498,12 @@ func (n *Namespace) broadcastWithAck(ctx context.Context, b bcast, event string,
 		h()
 	}
 	coll.count("", len(targets))
+	m := &outgoing{text: pk.text, atts: pk.atts}
+	if len(targets) > 1 {
+		m = outgoingFor(n.srv.engine, pk)
+	}
 	for _, s := range targets {
-		if err := s.conn.write(pk.text, pk.atts, b.volatile); err != nil && s.dropAck(id) {
+		if err := s.conn.send(m, b.volatile); err != nil && s.dropAck(id) {
 			coll.gone() // unless failAcks has counted it out already
 		}
 	}

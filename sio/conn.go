@@ -222,29 +222,74 @@ func (c *conn) end(reason Reason, err error) {
 // packet comes between. A volatile packet is dropped, and nil returned,
 // when the connection has messages waiting.
 func (c *conn) write(text []byte, atts [][]byte, volatile bool) error {
+	return c.send(&outgoing{text: text, atts: atts}, volatile)
+}
+
+// outgoing is a packet on its way to a connection: its text and
+// attachments as bytes, or as messages the Engine.IO server prepared once
+// for every connection a broadcast reaches.
+type outgoing struct {
+	text  []byte
+	atts  [][]byte
+	ptext *eio.Prepared
+	patts []*eio.Prepared
+}
+
+// outgoingFor returns pk as an outgoing packet for many connections:
+// encoded for Engine.IO once, so that every connection's queue holds the
+// same bytes (see eio.Server.Prepare), or as bytes when the engine refuses
+// its text (each write then fails as it would).
+func outgoingFor(eng *eio.Server, pk packet) *outgoing {
+	text, err := eng.Prepare(pk.text)
+	if err != nil {
+		return &outgoing{text: pk.text, atts: pk.atts}
+	}
+	m := &outgoing{ptext: text, patts: make([]*eio.Prepared, len(pk.atts))}
+	for i, a := range pk.atts {
+		m.patts[i] = eng.PrepareBinary(a)
+	}
+	return m
+}
+
+// send is write for either form of an outgoing packet.
+func (c *conn) send(m *outgoing, volatile bool) error {
 	eng := c.srv.engine
-	if len(atts) == 0 {
+	n := len(m.atts) + len(m.patts)
+	if n == 0 {
 		c.wmu.RLock()
 		defer c.wmu.RUnlock()
 		if volatile && !c.idle() {
 			return nil
 		}
-		return sendErr(eng.Send(c.sid, text))
+		return sendErr(m.sendText(eng, c.sid))
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if volatile && !c.idle() {
 		return nil
 	}
-	if err := eng.Send(c.sid, text); err != nil {
+	if err := m.sendText(eng, c.sid); err != nil {
 		return sendErr(err)
 	}
-	for _, a := range atts {
-		if err := eng.SendBinary(c.sid, a); err != nil {
+	for i := range n {
+		var err error
+		if m.patts != nil {
+			err = eng.SendPrepared(c.sid, m.patts[i])
+		} else {
+			err = eng.SendBinary(c.sid, m.atts[i])
+		}
+		if err != nil {
 			return sendErr(err)
 		}
 	}
 	return nil
+}
+
+func (m *outgoing) sendText(eng *eio.Server, sid string) error {
+	if m.ptext != nil {
+		return eng.SendPrepared(sid, m.ptext)
+	}
+	return eng.Send(sid, m.text)
 }
 
 func (c *conn) idle() bool {
