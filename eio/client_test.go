@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -886,8 +887,10 @@ func TestClientProbeRefused(t *testing.T) {
 		srv.ServeHTTP(w, r)
 	}))
 	defer hs.Close()
-	c := clienttest.Dial(t, hs.URL, nil)
-	time.Sleep(100 * time.Millisecond)
+	defer srv.Close() // first: it releases a held GET, which hs.Close waits for
+	var log clienttest.Log[string]
+	c := clienttest.Dial(t, hs.URL, &eio.ClientOptions{Logger: slog.New(logMessages{&log})})
+	log.Wait(t, "the refused probe", logged("eio: websocket probe failed; staying on polling"))
 	clienttest.SendNumbered(t, c, 50, false)
 	if c.Transport() != eio.TransportPolling {
 		t.Errorf("Transport() = %s after a refused probe", c.Transport())
