@@ -31,7 +31,9 @@ func startCluster(t testing.TB, args ...string) string {
 // numbered messages, once each and in order.
 func TestClusterJSClient(t *testing.T) {
 	requireNode(t)
-	base := startCluster(t, "-app", "echo", "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
+	// Pings all through each run, with a timeout a loaded machine's Node
+	// process does not miss (see TestJSClientToChanio).
+	base := startCluster(t, "-app", "echo", "-ping-interval", "300ms", "-ping-timeout", "2s", "-cors", "*")
 	for _, mode := range jsModes {
 		t.Run(mode.name, func(t *testing.T) {
 			got := runJSClient(t, base, mode, 1000, 0, "client")

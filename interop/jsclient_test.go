@@ -32,7 +32,11 @@ type jsSummary struct {
 // answering pings and the server's ping timeout ends it.
 func TestJSClientToChanio(t *testing.T) {
 	requireNode(t)
-	quick, quickBase := startEcho(t, "-ping-interval", "300ms", "-ping-timeout", "200ms", "-cors", "*")
+	// Pings every 300ms all through each run; the timeout is long enough
+	// that a Node process which a loaded machine keeps off the CPU for a
+	// while is not timed out (at 200ms one was, ending a run early with
+	// "transport close"). The slow server below tests the timeout itself.
+	quick, quickBase := startEcho(t, "-ping-interval", "300ms", "-ping-timeout", "2s", "-cors", "*")
 	// The server ends a session that stops answering pings pingTimeout
 	// after the ping left unanswered; the client ends it itself, as "ping
 	// timeout", interval+timeout after that ping. With 300ms and 200ms the
