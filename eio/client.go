@@ -506,6 +506,8 @@ func (c *Client) dialOptions() transport.DialOptions {
 		MaxMessage:   o.MaxPayload,
 		WriteTimeout: o.RequestTimeout,
 		Compression:  o.WebSocketCompression,
+
+		CertificateHashes: o.CertificateHashes,
 	}
 }
 
@@ -840,8 +842,8 @@ func (ep clientEndpoint) url(transportName, sid string) string {
 	if transportName == TransportWebSocket {
 		scheme = "ws"
 	}
-	if ep.secure {
-		scheme += "s"
+	if ep.secure || transportName == TransportWebTransport {
+		scheme += "s" // WebTransport is HTTP/3: always TLS
 	}
 	return scheme + "://" + ep.host + ep.path + "?" + q.Encode()
 }

@@ -16,8 +16,9 @@ import (
 // Transport names, as [Options.Transports], [ClientOptions.Transports] and
 // [Server.Transport] spell them.
 const (
-	TransportPolling   = "polling"
-	TransportWebSocket = "websocket"
+	TransportPolling      = "polling"
+	TransportWebSocket    = "websocket"
+	TransportWebTransport = "webtransport"
 )
 
 // Options configures a [Server]. A nil *Options, and every zero field,
@@ -99,7 +100,9 @@ type Options struct {
 	// upgrades.
 	DisableUpgrades bool
 	// Transports lists the transports clients may use, by name
-	// ([TransportPolling], [TransportWebSocket]). Nil means both.
+	// ([TransportPolling], [TransportWebSocket], [TransportWebTransport]).
+	// Nil means all three. WebTransport is offered (in the open packet's
+	// upgrades) and accepted only once [Server.ListenWebTransport] runs.
 	Transports []string
 	// UpgradeTimeout bounds a polling-to-WebSocket upgrade from the
 	// WebSocket's arrival to the upgrade packet; past it the WebSocket is
@@ -276,6 +279,7 @@ type serverOptions struct {
 	Options
 	allowPolling                  bool
 	allowStreams                  []string // the stream transports allowed, in transport.Kinds order
+	allowStreamsNoWT              []string // allowStreams without webtransport: before ListenWebTransport
 	anyOrigin                     bool
 	origins                       map[string]bool
 	pingIntervalMS, pingTimeoutMS int64
@@ -365,7 +369,16 @@ func (o *Options) withDefaults() serverOptions {
 	for _, k := range transport.Kinds() {
 		if r.Transports == nil || slices.Contains(r.Transports, k.Name) {
 			r.allowStreams = append(r.allowStreams, k.Name)
+			if k.Name != TransportWebTransport {
+				r.allowStreamsNoWT = append(r.allowStreamsNoWT, k.Name)
+			}
 		}
+	}
+	if r.allowStreams == nil {
+		r.allowStreams = []string{}
+	}
+	if r.allowStreamsNoWT == nil {
+		r.allowStreamsNoWT = []string{}
 	}
 	r.allowPolling = r.Transports == nil || slices.Contains(r.Transports, TransportPolling)
 	for _, origin := range r.AllowedOrigins {

@@ -60,6 +60,12 @@ type Server struct {
 	stats          serverStats
 
 	pathWarned atomic.Bool // a request outside Options.Path was logged
+
+	// webTransport serves WebTransport over HTTP/3 once
+	// ListenWebTransport has made it; wtMu orders its making with Close.
+	webTransport atomic.Pointer[transport.WebTransportServer]
+	wtMu         sync.Mutex
+	wtClosed     bool
 }
 
 // NewServer returns a running server configured by opts (nil means all
@@ -278,7 +284,8 @@ func (s *Server) DisconnectAll() {
 }
 
 // Transport returns the name of the transport the session sid is on:
-// [TransportPolling] (also while it is upgrading) or [TransportWebSocket].
+// [TransportPolling] (also while it is upgrading), [TransportWebSocket] or
+// [TransportWebTransport].
 func (s *Server) Transport(sid string) (string, error) {
 	sess, ok := s.sessions.Load(sid)
 	if !ok {
@@ -341,6 +348,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.group.WaitContext(ctx); err != nil {
 		return err
 	}
+	if wt := s.webTransport.Load(); wt != nil {
+		// The close packets the sessions wrote are read before their
+		// WebTransport sessions close.
+		if err := wt.Drain(ctx); err != nil {
+			return err
+		}
+	}
 	s.finishClose()
 	return nil
 }
@@ -352,6 +366,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // idempotent.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.closeWebTransport() // its sessions' streams end at once
 	s.group.Stop()
 	// An idle session has no goroutine to see the group stop: wake each.
 	s.sessions.Range(func(_ string, sess *session) bool {
@@ -385,6 +400,7 @@ func (s *Server) followShutdown(hs *http.Server) {
 // supervisor, and closes the Events channel.
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
+		s.closeWebTransport()
 		s.readers.Group.Stop()
 		s.conns.Range(func(c transport.Conn, _ struct{}) bool {
 			_ = c.CloseAs(transport.CloseAbort)
@@ -499,8 +515,12 @@ func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.
 		PingTimeout:  s.opts.pingTimeoutMS,
 		MaxPayload:   s.opts.MaxPayload,
 	}
-	if upgradable && !s.opts.DisableUpgrades && len(s.opts.allowStreams) > 0 {
-		h.Upgrades = s.opts.allowStreams
+	if upgradable && !s.opts.DisableUpgrades {
+		if s.webTransport.Load() != nil {
+			h.Upgrades = s.opts.allowStreams
+		} else {
+			h.Upgrades = s.opts.allowStreamsNoWT
+		}
 	}
 	if v == codec.V3 {
 		return codec.Packet{Type: codec.Open, Data: codec.AppendHandshakeV3(nil, h)}
