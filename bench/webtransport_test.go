@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/internal/devcert"
+)
+
+// BenchmarkWebTransportEcho: echo over WebTransport against echo over
+// WebSocket, on one examples/echo process serving both (with a
+// development certificate, -tls-cert/-tls-key), in the same run: 8 chanio
+// clients, 16 messages in flight each. b.N is the number of messages.
+// Each webtransport row reports its ratio to the websocket row before it
+// (x-websocket-cpu: messages per server CPU-second; x-websocket-p99).
+func BenchmarkWebTransportEcho(b *testing.B) {
+	const conns, window = 8, 16
+	cert, err := devcert.Generate(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	certPEM, keyPEM, err := cert.PEM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if os.WriteFile(certFile, certPEM, 0o600) != nil || os.WriteFile(keyFile, keyPEM, 0o600) != nil {
+		b.Fatal("writing the certificate")
+	}
+	s := startServer(b, "chanio", "-tls-cert", certFile, "-tls-key", keyFile)
+	for _, sc := range []struct {
+		name   string
+		size   int
+		binary bool
+	}{
+		{"text-32B", 32, false},
+		{"binary-1KiB", 1024, true},
+	} {
+		var ws echoResult
+		for _, tr := range []string{eio.TransportWebSocket, eio.TransportWebTransport} {
+			b.Run(sc.name+"/"+tr, func(b *testing.B) {
+				b.ReportAllocs()
+				clients := make([]*eio.Client, conns)
+				for i := range clients {
+					clients[i] = wtBenchDial(b, s.base, tr, cert.Hash)
+				}
+				runClientEcho(b, s, clients, conns*window*4, window, sc.size, sc.binary) // warm-up
+				b.ResetTimer()
+				r := runClientEcho(b, s, clients, b.N, window, sc.size, sc.binary)
+				b.StopTimer()
+				r.report(b, "msgs")
+				if tr == eio.TransportWebSocket {
+					ws = r
+					return
+				}
+				if ws.msgsPerCPU() > 0 {
+					b.ReportMetric(r.msgsPerCPU()/ws.msgsPerCPU(), "x-websocket-cpu")
+				}
+				if ws.p99 > 0 {
+					b.ReportMetric(float64(r.p99)/float64(ws.p99), "x-websocket-p99")
+				}
+			})
+		}
+	}
+}
+
+// wtBenchDial opens a chanio client on transport tr to base, pinning the
+// certificate whose hash is hash.
+func wtBenchDial(b *testing.B, base, tr string, hash [sha256.Size]byte) *eio.Client {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := eio.Dial(ctx, base, &eio.ClientOptions{
+		Transports: []string{tr}, MaxQueueBytes: 8 << 20,
+		CertificateHashes: [][sha256.Size]byte{hash},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Close(ctx)
+		for range c.Events() {
+		}
+	})
+	if ev := <-c.Events(); ev.Type != eio.EventConnect {
+		b.Fatalf("first event %v", ev.Type)
+	}
+	return c
+}
+
+// runClientEcho is runEcho for chanio clients: total messages of size
+// bytes, each client keeping window in flight, each carrying its send
+// time; it measures the server's CPU time and every echo's latency.
+func runClientEcho(b *testing.B, s *server, clients []*eio.Client, total, window, size int, binaryMsg bool) echoResult {
+	b.Helper()
+	var budget atomic.Int64
+	budget.Store(int64(total))
+	lat := make([][]time.Duration, len(clients))
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	cpu0 := s.cpuTime(b)
+	start := time.Now()
+	for i, c := range clients {
+		wg.Go(func() {
+			send := func() (bool, error) {
+				if budget.Add(-1) < 0 {
+					return false, nil
+				}
+				msg := clientMessage(size, binaryMsg, time.Now())
+				if binaryMsg {
+					return true, c.SendBinary(msg)
+				}
+				return true, c.Send(msg)
+			}
+			inflight := 0
+			for range window {
+				ok, err := send()
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				if ok {
+					inflight++
+				}
+			}
+			for inflight > 0 {
+				ev, ok := <-c.Events()
+				if !ok || ev.Type == eio.EventDisconnect {
+					failed.Store(errEchoEnded)
+					return
+				}
+				if ev.Type != eio.EventMessage {
+					continue
+				}
+				if t, ok := clientSentAt(ev.Data, binaryMsg); ok {
+					lat[i] = append(lat[i], time.Since(t))
+				}
+				inflight--
+				ok, err := send()
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				if ok {
+					inflight++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r := echoResult{msgs: total, elapsed: elapsed, cpu: s.cpuTime(b) - cpu0}
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)*50/100], all[min(len(all)-1, len(all)*99/100)]
+	}
+	return r
+}
+
+// errEchoEnded fails a run whose client's session ended.
+var errEchoEnded = errorString("bench: a client's session ended during the run")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// clientMessage is a message of size bytes that starts with sent: 8 bytes
+// of nanoseconds in binary, 16 hex digits in text.
+func clientMessage(size int, binaryMsg bool, sent time.Time) []byte {
+	msg := make([]byte, 0, max(size, 16))
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(sent.UnixNano()))
+	if binaryMsg {
+		msg = append(msg, ts[:]...)
+	} else {
+		msg = hex.AppendEncode(msg, ts[:])
+	}
+	for len(msg) < size {
+		msg = append(msg, 'x')
+	}
+	return msg
+}
+
+// clientSentAt reads the send time clientMessage put in p.
+func clientSentAt(p []byte, binaryMsg bool) (time.Time, bool) {
+	var ts [8]byte
+	switch {
+	case binaryMsg && len(p) >= 8:
+		copy(ts[:], p)
+	case !binaryMsg && len(p) >= 16:
+		if _, err := hex.Decode(ts[:], p[:16]); err != nil {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(ts[:]))), true
+}
