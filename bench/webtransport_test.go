@@ -115,25 +115,29 @@ func runClientEcho(b *testing.B, s *server, clients []*eio.Client, total, window
 	start := time.Now()
 	for i, c := range clients {
 		wg.Go(func() {
-			send := func() (bool, error) {
+			inflight := 0
+			// send sends the next message, if any is left; false when
+			// the send failed.
+			send := func() bool {
 				if budget.Add(-1) < 0 {
-					return false, nil
+					return true
 				}
 				msg := clientMessage(size, binaryMsg, time.Now())
+				send := c.Send
 				if binaryMsg {
-					return true, c.SendBinary(msg)
+					send = c.SendBinary
 				}
-				return true, c.Send(msg)
-			}
-			inflight := 0
-			for range window {
-				ok, err := send()
+				err := send(msg)
 				if err != nil {
 					failed.Store(err)
-					return
+					return false
 				}
-				if ok {
-					inflight++
+				inflight++
+				return true
+			}
+			for range window {
+				if !send() {
+					return
 				}
 			}
 			for inflight > 0 {
@@ -149,13 +153,8 @@ func runClientEcho(b *testing.B, s *server, clients []*eio.Client, total, window
 					lat[i] = append(lat[i], time.Since(t))
 				}
 				inflight--
-				ok, err := send()
-				if err != nil {
-					failed.Store(err)
+				if !send() {
 					return
-				}
-				if ok {
-					inflight++
 				}
 			}
 		})
