@@ -607,7 +607,7 @@ func (c *Client) lost(err error) {
 }
 
 func (c *Client) upgraded(old transport.Conn) {
-	c.log.Debug("eio: upgraded to websocket")
+	c.log.Debug("eio: upgraded", "transport", c.e.cur.Name())
 	_ = old.CloseAs(transport.CloseNormal) // idle: nothing to cancel
 	c.probeLive.Store(nil)
 }

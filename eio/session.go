@@ -389,7 +389,7 @@ func (s *session) upgraded(old transport.Conn) {
 	s.countTransport(old.Name(), -1)
 	s.countTransport(s.cur.Name(), 1)
 	s.srv.stats.upgrades.Add(1)
-	s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
+	s.srv.log.Debug("eio: upgraded", "sid", s.sid, "transport", s.cur.Name())
 	if s.poll.Held() {
 		// Held during the upgrade and not settled: it may have been
 		// sent after the upgrade packet, and is answered as the

@@ -391,3 +391,89 @@ func TestWebTransportShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestWebTransportStalledClient: a client that stops reading its stream
+// holds its session up only until the bounded queue fills (or a write
+// times out): then the session ends, and the others go on.
+func TestWebTransportStalledClient(t *testing.T) {
+	t.Parallel()
+	e := wtStartEcho(t, &eio.Options{MaxQueueBytes: 64 << 10, WriteTimeout: 500 * time.Millisecond}, false)
+	good := clienttest.Dial(t, e.url, e.clientOpts(wtModes[0]))
+	_, str, _ := rawWT(t, e)
+	hs := rawOpen(t, str) // and never reads again
+	msg := make([]byte, 4096)
+	var err error
+	for i := 0; err == nil; i++ {
+		if i > 1_000_000 {
+			t.Fatal("a million sends to a client that reads nothing all succeeded")
+		}
+		err = e.srv.SendBinary(hs.SID, msg)
+	}
+	if !errors.Is(err, eio.ErrSlowConsumer) && !errors.Is(err, eio.ErrSessionClosed) && !errors.Is(err, eio.ErrUnknownSession) {
+		t.Fatalf("Send to a stalled client: %v", err)
+	}
+	ev := e.nextDisconnect(t)
+	if ev.SID != hs.SID || ev.Reason != eio.ReasonSlowConsumer && ev.Reason != eio.ReasonTransportError {
+		t.Errorf("server ended %s with %v (%v), want %s as a slow consumer or a write timeout", ev.SID, ev.Reason, ev.Err, hs.SID)
+	}
+	if err := good.Send([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	clienttest.ExpectText(t, good, "still here")
+}
+
+// TestWebTransportClose: Close cuts WebTransport sessions, direct and
+// upgraded, and returns once every goroutine has exited (the package's
+// goleak check); the clients see their sessions end.
+func TestWebTransportClose(t *testing.T) {
+	t.Parallel()
+	e := wtStartEcho(t, nil, false)
+	var clients []*eio.Client
+	for _, m := range wtModes {
+		c := clienttest.Dial(t, e.url, e.clientOpts(m))
+		clienttest.WaitTransport(t, c, m.Final)
+		clients = append(clients, c)
+	}
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		if end := clienttest.ExpectEnd(t, c); end.Reason != eio.ReasonTransportClose && end.Reason != eio.ReasonServerDisconnect {
+			t.Errorf("client's disconnect %v (%v)", end.Reason, end.Err)
+		}
+	}
+	if _, err := e.srv.ListenWebTransport("127.0.0.1:0", e.cert.TLSConfig()); !errors.Is(err, eio.ErrServerClosed) {
+		t.Errorf("ListenWebTransport after Close: %v, want ErrServerClosed", err)
+	}
+}
+
+// TestWebTransportOrigin: a page of another host may not open a session;
+// one of the same host may, whatever its scheme (a page served over
+// http:// opens WebTransport over https://).
+func TestWebTransportOrigin(t *testing.T) {
+	t.Parallel()
+	e := wtStartEcho(t, nil, false)
+	u, _ := url.Parse(e.url)
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"http://evil.example", http.StatusBadRequest},
+		{"http://" + u.Host, http.StatusOK},
+	} {
+		d := &webtransport.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+			QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true},
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
+		rsp, sess, err := d.Dial(ctx, e.wtURL, http.Header{"Origin": {tc.origin}})
+		cancel()
+		if rsp == nil || rsp.StatusCode != tc.want {
+			t.Errorf("Origin %s: answer %v (%v), want %d", tc.origin, rsp, err, tc.want)
+		}
+		if sess != nil {
+			sess.CloseWithError(0, "")
+		}
+		d.Close()
+	}
+}
