@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,14 +27,9 @@ func BenchmarkWebTransportEcho(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	certPEM, keyPEM, err := cert.PEM()
+	certFile, keyFile, err := cert.WriteFiles(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if os.WriteFile(certFile, certPEM, 0o600) != nil || os.WriteFile(keyFile, keyPEM, 0o600) != nil {
-		b.Fatal("writing the certificate")
 	}
 	s := startServer(b, "chanio", "-tls-cert", certFile, "-tls-key", keyFile)
 	for _, sc := range []struct {
