@@ -5,14 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chanio/chanio/codec"
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/internal/devcert"
+	"github.com/chanio/chanio/transport"
 )
 
 // BenchmarkWebTransportEcho: echo over WebTransport against echo over
@@ -23,14 +27,7 @@ import (
 // (x-websocket-cpu: messages per server CPU-second; x-websocket-p99).
 func BenchmarkWebTransportEcho(b *testing.B) {
 	const conns, window = 8, 16
-	cert, err := devcert.Generate(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	certFile, keyFile, err := cert.WriteFiles(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	cert, certFile, keyFile := benchCert(b)
 	s := startServer(b, "chanio", "-tls-cert", certFile, "-tls-key", keyFile)
 	for _, sc := range []struct {
 		name   string
@@ -66,6 +63,144 @@ func BenchmarkWebTransportEcho(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkIdleWebTransportSessions holds N idle sessions on one chanio
+// echo server, over WebSocket and then over WebTransport (a QUIC
+// connection each), and reports per session the server's RSS growth, its
+// live heap after a collection and its goroutines, as
+// BenchmarkIdleSessions does; each webtransport row reports its RSS
+// against the websocket row before it (x-websocket-mem). One iteration is
+// one measurement.
+func BenchmarkIdleWebTransportSessions(b *testing.B) {
+	cert, certFile, keyFile := benchCert(b)
+	for _, n := range []int{1000, 5000} {
+		var ws idleCost
+		for _, tr := range []string{eio.TransportWebSocket, eio.TransportWebTransport} {
+			b.Run(fmt.Sprintf("%d/%s", n, tr), func(b *testing.B) {
+				if 2*n > maxSessions() {
+					b.Skipf("%d sessions need more open files than this process may have", n)
+				}
+				var m idleCost
+				for range b.N {
+					m = measureIdleWT(b, tr, n, cert.Hash, "-tls-cert", certFile, "-tls-key", keyFile)
+				}
+				b.ReportMetric(m.rss, "bytes/session")
+				b.ReportMetric(m.heap, "heap-bytes/session")
+				b.ReportMetric(m.goroutines, "goroutines/session")
+				if tr == eio.TransportWebSocket {
+					ws = m
+				} else if ws.rss > 0 {
+					b.ReportMetric(m.rss/ws.rss, "x-websocket-mem")
+				}
+			})
+		}
+	}
+}
+
+// measureIdleWT is measureIdle for sessions on transport tr: WebSocket
+// clients as BenchmarkIdleSessions opens them, or WebTransport ones, each
+// on a QUIC connection of its own, that read their open packet and then
+// nothing.
+func measureIdleWT(b *testing.B, tr string, n int, hash [sha256.Size]byte, args ...string) idleCost {
+	b.StopTimer()
+	s := startServerWithDebug(b, "chanio", args...)
+	rssBefore := s.rss(b)
+	heapBefore, goroutinesBefore := s.runtimeStats(b)
+	b.StartTimer()
+	var closeAll func()
+	if tr == eio.TransportWebSocket {
+		clients := dialClients(b, s, n)
+		closeAll = func() {
+			for _, c := range clients {
+				_ = c.Close()
+			}
+		}
+	} else {
+		clients := dialWTClients(b, s, n, hash)
+		closeAll = func() {
+			var wg sync.WaitGroup
+			for _, c := range clients {
+				wg.Go(func() { _ = c.Close() })
+			}
+			wg.Wait()
+		}
+	}
+	b.StopTimer()
+	time.Sleep(idleSettle) // the steady idle cost, as measureIdle waits for it
+	rssAfter := s.rss(b)
+	heapAfter, goroutinesAfter := s.runtimeStats(b)
+	closeAll()
+	per := func(before, after int64) float64 { return float64(after-before) / float64(n) }
+	return idleCost{
+		rss:        per(rssBefore, rssAfter),
+		heap:       per(heapBefore, heapAfter),
+		goroutines: per(int64(goroutinesBefore), int64(goroutinesAfter)),
+	}
+}
+
+// dialWTClients opens n WebTransport sessions to s, 16 at a time, and
+// returns once each has read its open packet.
+func dialWTClients(b *testing.B, s *server, n int, hash [sha256.Size]byte) []*transport.WebTransportConn {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	clients := make([]*transport.WebTransportConn, n)
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n && failed.Load() == nil; i = int(next.Add(1)) - 1 {
+				c, err := transport.DialWebTransport(ctx, "https"+strings.TrimPrefix(s.base, "http")+"/engine.io/",
+					&transport.WebTransportDialOptions{CertificateHashes: [][sha256.Size]byte{hash}})
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				clients[i] = c
+				opened := make(chan struct{})
+				var once sync.Once
+				if err := c.Start(func(codec.Packet) error { once.Do(func() { close(opened) }); return nil }, func(error) {}); err != nil {
+					failed.Store(err)
+					return
+				}
+				select {
+				case <-opened:
+				case <-ctx.Done():
+					failed.Store(ctx.Err())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.Cleanup(func() {
+		for _, c := range clients {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	})
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return clients
+}
+
+// benchCert makes a development certificate and writes it where the echo
+// server's -tls-cert and -tls-key can read it.
+func benchCert(b *testing.B) (cert *devcert.Certificate, certFile, keyFile string) {
+	b.Helper()
+	cert, err := devcert.Generate(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	certFile, keyFile, err = cert.WriteFiles(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cert, certFile, keyFile
 }
 
 // wtBenchDial opens a chanio client on transport tr to base, pinning the
