@@ -52,6 +52,9 @@ func acceptWebTransport(w http.ResponseWriter, r *http.Request, o AcceptOptions)
 	}
 	c, err := o.WebTransport.Upgrade(w, r)
 	if err != nil {
+		// Refused before the session was accepted: nothing has been
+		// answered yet.
+		w.WriteHeader(http.StatusBadRequest)
 		return nil, err
 	}
 	ctx := r.Context()
