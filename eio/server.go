@@ -533,6 +533,7 @@ func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.
 type serverStats struct {
 	polling        atomic.Int64 // sessions on polling (upgrading included)
 	websocket      atomic.Int64 // sessions on WebSocket
+	webtransport   atomic.Int64 // sessions on WebTransport
 	queueHighWater atomic.Int64 // largest outbound queue drained at once, bytes
 	handshakes     atomic.Uint64
 	upgrades       atomic.Uint64
@@ -558,16 +559,17 @@ func (st *serverStats) noteQueue(bytes int64) {
 
 // Stats is a snapshot of a server's counters since it started.
 type Stats struct {
-	Sessions          int64 // sessions now, both transports, ending ones included
-	PollingSessions   int64 // of which on long-polling (upgrading included)
-	WebSocketSessions int64 // of which on WebSocket
-	Handshakes        uint64
-	Upgrades          uint64
-	UpgradesFailed    uint64
-	MessagesIn        uint64
-	MessagesOut       uint64
-	BytesIn           uint64 // message bytes, not counting framing
-	BytesOut          uint64
+	Sessions             int64 // sessions now, every transport, ending ones included
+	PollingSessions      int64 // of which on long-polling (upgrading included)
+	WebSocketSessions    int64 // of which on WebSocket
+	WebTransportSessions int64 // of which on WebTransport
+	Handshakes           uint64
+	Upgrades             uint64
+	UpgradesFailed       uint64
+	MessagesIn           uint64
+	MessagesOut          uint64
+	BytesIn              uint64 // message bytes, not counting framing
+	BytesOut             uint64
 	// QueueHighWater is the largest outbound queue, in message bytes, a
 	// session has had to drain at once.
 	QueueHighWater int64
@@ -588,22 +590,23 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	st := &s.stats
 	out := Stats{
-		PollingSessions:   st.polling.Load(),
-		WebSocketSessions: st.websocket.Load(),
-		Handshakes:        st.handshakes.Load(),
-		Upgrades:          st.upgrades.Load(),
-		UpgradesFailed:    st.upgradesFailed.Load(),
-		MessagesIn:        st.messagesIn.Load(),
-		MessagesOut:       st.messagesOut.Load(),
-		BytesIn:           st.bytesIn.Load(),
-		BytesOut:          st.bytesOut.Load(),
-		QueueHighWater:    st.queueHighWater.Load(),
-		Undelivered:       st.undelivered.Load(),
-		EventsDropped:     st.eventsDropped.Load(),
-		Disconnects:       make(map[string]uint64),
-		Rejected:          make(map[ErrorCode]uint64),
+		PollingSessions:      st.polling.Load(),
+		WebSocketSessions:    st.websocket.Load(),
+		WebTransportSessions: st.webtransport.Load(),
+		Handshakes:           st.handshakes.Load(),
+		Upgrades:             st.upgrades.Load(),
+		UpgradesFailed:       st.upgradesFailed.Load(),
+		MessagesIn:           st.messagesIn.Load(),
+		MessagesOut:          st.messagesOut.Load(),
+		BytesIn:              st.bytesIn.Load(),
+		BytesOut:             st.bytesOut.Load(),
+		QueueHighWater:       st.queueHighWater.Load(),
+		Undelivered:          st.undelivered.Load(),
+		EventsDropped:        st.eventsDropped.Load(),
+		Disconnects:          make(map[string]uint64),
+		Rejected:             make(map[ErrorCode]uint64),
 	}
-	out.Sessions = out.PollingSessions + out.WebSocketSessions
+	out.Sessions = out.PollingSessions + out.WebSocketSessions + out.WebTransportSessions
 	for r := range st.disconnects {
 		if n := st.disconnects[r].Load(); n > 0 {
 			out.Disconnects[Reason(r).String()] = n

@@ -232,11 +232,14 @@ func (s *session) readStream(c transport.Stream) bool {
 }
 
 // countTransport moves the server's count of sessions on transport name
-// by delta. Every stream transport counts as WebSocket.
+// by delta.
 func (s *session) countTransport(name string, delta int64) {
-	if name == TransportPolling {
+	switch name {
+	case TransportPolling:
 		s.srv.stats.polling.Add(delta)
-	} else {
+	case TransportWebTransport:
+		s.srv.stats.webtransport.Add(delta)
+	default:
 		s.srv.stats.websocket.Add(delta)
 	}
 }

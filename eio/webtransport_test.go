@@ -87,6 +87,10 @@ func TestWebTransportRoundTrips(t *testing.T) {
 			if got, _ := e.srv.Transport(c.SID()); got != m.Final {
 				t.Errorf("server sees transport %s, want %s", got, m.Final)
 			}
+			if st := e.srv.Stats(); st.WebTransportSessions != 1 || st.PollingSessions != 0 || st.WebSocketSessions != 0 {
+				t.Errorf("Stats: %d on webtransport, %d polling, %d websocket; want 1, 0, 0",
+					st.WebTransportSessions, st.PollingSessions, st.WebSocketSessions)
+			}
 			clienttest.SendNumbered(t, c, 1000, false)
 			big := strings.Repeat("x", 900_000)
 			if err := c.Send([]byte(big)); err != nil {
@@ -110,6 +114,9 @@ func TestWebTransportRoundTrips(t *testing.T) {
 			}
 			if sev := e.nextDisconnect(t); sev.Reason != eio.ReasonClientDisconnect {
 				t.Errorf("server saw %v (%v), want client disconnect", sev.Reason, sev.Err)
+			}
+			if st := e.srv.Stats(); st.WebTransportSessions != 0 {
+				t.Errorf("Stats after the end: %d on webtransport", st.WebTransportSessions)
 			}
 		})
 	}
