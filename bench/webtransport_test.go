@@ -56,9 +56,13 @@ func BenchmarkWebTransportEcho(b *testing.B) {
 				}
 				if ws.msgsPerCPU() > 0 {
 					b.ReportMetric(r.msgsPerCPU()/ws.msgsPerCPU(), "x-websocket-cpu")
+					record(row{scenario: "wt echo " + sc.name + " " + wsBaseline, unit: "msgs/cpu-s",
+						chanio: r.msgsPerCPU(), baseline: ws.msgsPerCPU(), target: measured})
 				}
 				if ws.p99 > 0 {
 					b.ReportMetric(float64(r.p99)/float64(ws.p99), "x-websocket-p99")
+					record(row{scenario: "wt echo " + sc.name + " p99 " + wsBaseline, unit: "µs",
+						chanio: float64(r.p99.Microseconds()), baseline: float64(ws.p99.Microseconds()), target: measured})
 				}
 			})
 		}
@@ -92,6 +96,10 @@ func BenchmarkIdleWebTransportSessions(b *testing.B) {
 					ws = m
 				} else if ws.rss > 0 {
 					b.ReportMetric(m.rss/ws.rss, "x-websocket-mem")
+					record(row{scenario: fmt.Sprintf("idle wt sessions %5d fresh %s", n, wsBaseline), unit: "RSS bytes/session",
+						chanio: m.rss, baseline: ws.rss, target: measured})
+					record(row{scenario: fmt.Sprintf("idle wt sessions %5d fresh heap %s", n, wsBaseline), unit: "live heap bytes/session",
+						chanio: m.heap, baseline: ws.heap, target: measured})
 				}
 			})
 		}
@@ -187,6 +195,10 @@ func dialWTClients(b *testing.B, s *server, n int, hash [sha256.Size]byte) []*tr
 	}
 	return clients
 }
+
+// wsBaseline is how the results table names chanio over WebSocket as the
+// baseline of a WebTransport row.
+const wsBaseline = "(baseline: chanio websocket)"
 
 // benchCert makes a development certificate and writes it where the echo
 // server's -tls-cert and -tls-key can read it.

@@ -41,8 +41,9 @@ var ErrWebTransportDisabled = errors.New("eio: webtransport is not in Options.Tr
 // MaxSessions.
 //
 // Plain HTTP requests over HTTP/3 (polling) are served too. It may be
-// called more than once, for several addresses; Shutdown and Close stop
-// every listener and wait for their goroutines.
+// called more than once, for several addresses, which the first call's
+// tlsConf serves; Shutdown and Close stop every listener and wait for
+// their goroutines.
 func (s *Server) ListenWebTransport(addr string, tlsConf *tls.Config) (net.Addr, error) {
 	if !slices.Contains(s.opts.allowStreams, TransportWebTransport) {
 		return nil, ErrWebTransportDisabled
