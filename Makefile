@@ -17,7 +17,7 @@ all: lint test
 
 ## run: the chat example with its browser page on http://127.0.0.1:8080/.
 run: deps-chat
-	$(GO) run ./examples/chat
+	$(GO) run ./examples/chat -webtransport-dev
 
 ## run-sio: the Socket.IO chat with rooms (examples/sio-chat) and its
 ## browser page on http://127.0.0.1:8080/.

@@ -507,6 +507,8 @@ func (c *Client) dialOptions() transport.DialOptions {
 		MaxMessage:   o.MaxPayload,
 		WriteTimeout: o.RequestTimeout,
 		Compression:  o.WebSocketCompression,
+
+		CertificateHashes: o.CertificateHashes,
 	}
 }
 
@@ -609,7 +611,7 @@ func (c *Client) lost(err error) {
 }
 
 func (c *Client) upgraded(old transport.Conn) {
-	c.log.Debug("eio: upgraded to websocket")
+	c.log.Debug("eio: upgraded", "transport", c.e.cur.Name())
 	_ = old.CloseAs(transport.CloseNormal) // idle: nothing to cancel
 	c.probeLive.Store(nil)
 }
@@ -842,8 +844,8 @@ func (ep clientEndpoint) url(transportName, sid string) string {
 	if transportName == TransportWebSocket {
 		scheme = "ws"
 	}
-	if ep.secure {
-		scheme += "s"
+	if ep.secure || transportName == TransportWebTransport {
+		scheme += "s" // WebTransport is HTTP/3: always TLS
 	}
 	return scheme + "://" + ep.host + ep.path + "?" + q.Encode()
 }

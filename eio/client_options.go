@@ -2,6 +2,7 @@ package eio
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -23,6 +24,9 @@ type ClientOptions struct {
 	// offers it. Nil means polling, then the upgrade:
 	// {TransportPolling, TransportWebSocket}. {TransportWebSocket} opens a
 	// WebSocket directly; {TransportPolling} never leaves long-polling.
+	// {TransportWebTransport} opens a WebTransport session (HTTP/3 over
+	// QUIC, to the URL's host and port over UDP, always with TLS), and
+	// {TransportPolling, TransportWebTransport} upgrades to one.
 	Transports []string
 
 	// Path is the Engine.IO path on the server. Zero means "/engine.io/".
@@ -43,6 +47,13 @@ type ClientOptions struct {
 	// transport's TLS configuration when HTTPClient has an *http.Transport,
 	// and the crypto/tls defaults otherwise.
 	TLSConfig *tls.Config
+	// CertificateHashes pin a WebTransport server's certificate, as
+	// browsers' serverCertificateHashes do: the SHA-256 hashes of the DER
+	// of certificates the client accepts, each valid for at most two weeks
+	// ([transport.MaxPinnedValidity]), in place of TLSConfig's
+	// verification of the chain and name (for a self-signed development
+	// certificate). Nil verifies WebTransport servers as TLSConfig says.
+	CertificateHashes [][sha256.Size]byte
 	// HTTPClient sends the long-polling requests. When its Transport is an
 	// *http.Transport, its DialContext, TLSClientConfig and Proxy are also
 	// used for the WebSocket connection (DialContext and TLSConfig set here

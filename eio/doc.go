@@ -1,7 +1,8 @@
 // Package eio is an Engine.IO (protocol 4, and 3 on request) server and
 // client, wire-compatible with the JavaScript engine.io and
 // engine.io-client and with python-engineio, over HTTP long-polling,
-// WebSocket, and the upgrade from one to the other.
+// WebSocket, and the upgrade from one to the other; and over WebTransport
+// (HTTP/3), directly or upgraded from polling, with engine.io-client.
 //
 // # Server
 //
@@ -33,6 +34,17 @@
 // the server runs. Stop the server with [Server.Shutdown] (graceful) or
 // [Server.Close] (now); both wait for every goroutine and then close the
 // Events channel.
+//
+// # WebTransport
+//
+// [Server.ListenWebTransport] serves the same Server over HTTP/3 on a UDP
+// port (that of its TCP one's number, where browsers look): WebTransport
+// sessions, opened directly or as an upgrade from polling, join the same
+// registry, Events and heartbeat, and the open packet lists webtransport
+// from then on. A client takes it with [TransportWebTransport] in
+// ClientOptions.Transports, and pins a self-signed development
+// certificate with ClientOptions.CertificateHashes as a page does with
+// serverCertificateHashes.
 //
 // # Requests that race
 //

@@ -38,6 +38,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
 		s.followShutdown(hs)
 	}
+	if kind, ok := sessionOfKind(r); ok {
+		s.serveOpened(w, r, kind)
+		return
+	}
 	if !s.checkCORS(w, r) {
 		return
 	}
@@ -266,13 +270,7 @@ func (s *Server) boundTo(r *http.Request, sess *session) bool {
 // returns the session's first data. It answers a refused handshake and
 // returns false.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (data any, ok bool) {
-	var err error
-	if s.opts.Authorize != nil {
-		err = s.opts.Authorize(r)
-	}
-	if err == nil && s.opts.AuthorizeSession != nil {
-		data, err = s.opts.AuthorizeSession(r)
-	}
+	data, err := s.runAuthorize(r)
 	if err == nil {
 		return data, true
 	}
@@ -296,6 +294,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (data any, ok
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return nil, false
+}
+
+// runAuthorize runs Options.Authorize, then Options.AuthorizeSession, and
+// returns the session's first data or the refusal.
+func (s *Server) runAuthorize(r *http.Request) (data any, err error) {
+	if s.opts.Authorize != nil {
+		err = s.opts.Authorize(r)
+	}
+	if err == nil && s.opts.AuthorizeSession != nil {
+		data, err = s.opts.AuthorizeSession(r)
+	}
+	return data, err
 }
 
 // serveUpgrade takes a stream for a polling session to its actor, which

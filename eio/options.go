@@ -16,8 +16,9 @@ import (
 // Transport names, as [Options.Transports], [ClientOptions.Transports] and
 // [Server.Transport] spell them.
 const (
-	TransportPolling   = "polling"
-	TransportWebSocket = "websocket"
+	TransportPolling      = "polling"
+	TransportWebSocket    = "websocket"
+	TransportWebTransport = "webtransport"
 )
 
 // Options configures a [Server]. A nil *Options, and every zero field,
@@ -39,8 +40,8 @@ type Options struct {
 	// python-engineio's ping_interval=(interval, grace). Zero means none.
 	PingGrace time.Duration
 
-	// MaxPayload bounds what a client may send at once: a polling POST body
-	// or a WebSocket message, in bytes. It is advertised in the open packet.
+	// MaxPayload bounds what a client may send at once: a polling POST body,
+	// a WebSocket message or a WebTransport packet, in bytes. It is advertised in the open packet.
 	// Zero means 1,000,000.
 	//
 	// Memory follows the bytes a client sends, not the lengths it declares:
@@ -99,11 +100,15 @@ type Options struct {
 	// upgrades.
 	DisableUpgrades bool
 	// Transports lists the transports clients may use, by name
-	// ([TransportPolling], [TransportWebSocket]). Nil means both.
+	// ([TransportPolling], [TransportWebSocket], [TransportWebTransport]).
+	// Nil means all three. WebTransport is offered (in the open packet's
+	// upgrades) and accepted only once [Server.ListenWebTransport] runs.
 	Transports []string
-	// UpgradeTimeout bounds a polling-to-WebSocket upgrade from the
-	// WebSocket's arrival to the upgrade packet; past it the WebSocket is
-	// closed and the session goes on polling. Zero means 10s.
+	// UpgradeTimeout bounds a polling-to-WebSocket (or WebTransport)
+	// upgrade from the stream's arrival to the upgrade packet; past it the
+	// stream is closed and the session goes on polling. It also bounds the
+	// wait for a WebTransport session's first packet, as the reference's
+	// does. Zero means 10s.
 	UpgradeTimeout time.Duration
 
 	// MaxQueueBytes bounds each session's outbound queue (the bytes of
@@ -111,7 +116,7 @@ type Options struct {
 	// pass it fails with [ErrSlowConsumer] and ends the session with
 	// [ReasonSlowConsumer]. Zero means 1 MiB.
 	MaxQueueBytes int
-	// WriteTimeout bounds one write to a WebSocket: a peer that accepts
+	// WriteTimeout bounds one write to a WebSocket or WebTransport stream: a peer that accepts
 	// nothing for between half of it and all of it ends its session. Zero
 	// means PingTimeout.
 	WriteTimeout time.Duration
@@ -276,6 +281,7 @@ type serverOptions struct {
 	Options
 	allowPolling                  bool
 	allowStreams                  []string // the stream transports allowed, in transport.Kinds order
+	allowStreamsNoWT              []string // allowStreams without webtransport: before ListenWebTransport
 	anyOrigin                     bool
 	origins                       map[string]bool
 	pingIntervalMS, pingTimeoutMS int64
@@ -365,7 +371,16 @@ func (o *Options) withDefaults() serverOptions {
 	for _, k := range transport.Kinds() {
 		if r.Transports == nil || slices.Contains(r.Transports, k.Name) {
 			r.allowStreams = append(r.allowStreams, k.Name)
+			if k.Name != TransportWebTransport {
+				r.allowStreamsNoWT = append(r.allowStreamsNoWT, k.Name)
+			}
 		}
+	}
+	if r.allowStreams == nil {
+		r.allowStreams = []string{}
+	}
+	if r.allowStreamsNoWT == nil {
+		r.allowStreamsNoWT = []string{}
 	}
 	r.allowPolling = r.Transports == nil || slices.Contains(r.Transports, TransportPolling)
 	for _, origin := range r.AllowedOrigins {

@@ -60,6 +60,12 @@ type Server struct {
 	stats          serverStats
 
 	pathWarned atomic.Bool // a request outside Options.Path was logged
+
+	// webTransport serves WebTransport over HTTP/3 once
+	// ListenWebTransport has made it; wtMu orders its making with Close.
+	webTransport atomic.Pointer[transport.WebTransportServer]
+	wtMu         sync.Mutex
+	wtClosed     bool
 }
 
 // NewServer returns a running server configured by opts (nil means all
@@ -331,7 +337,8 @@ func (s *Server) DisconnectAll() {
 }
 
 // Transport returns the name of the transport the session sid is on:
-// [TransportPolling] (also while it is upgrading) or [TransportWebSocket].
+// [TransportPolling] (also while it is upgrading), [TransportWebSocket] or
+// [TransportWebTransport].
 func (s *Server) Transport(sid string) (string, error) {
 	sess, ok := s.sessions.Load(sid)
 	if !ok {
@@ -394,6 +401,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.group.WaitContext(ctx); err != nil {
 		return err
 	}
+	if wt := s.webTransport.Load(); wt != nil {
+		// The close packets the sessions wrote are read before their
+		// WebTransport sessions close.
+		if err := wt.Drain(ctx); err != nil {
+			return err
+		}
+	}
 	s.finishClose()
 	return nil
 }
@@ -405,6 +419,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // idempotent.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.closeWebTransport() // its sessions' streams end at once
 	s.group.Stop()
 	// An idle session has no goroutine to see the group stop: wake each.
 	s.sessions.Range(func(_ string, sess *session) bool {
@@ -438,6 +453,7 @@ func (s *Server) followShutdown(hs *http.Server) {
 // supervisor, and closes the Events channel.
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
+		s.closeWebTransport()
 		s.readers.Group.Stop()
 		s.conns.Range(func(c transport.Conn, _ struct{}) bool {
 			_ = c.CloseAs(transport.CloseAbort)
@@ -552,8 +568,12 @@ func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.
 		PingTimeout:  s.opts.pingTimeoutMS,
 		MaxPayload:   s.opts.MaxPayload,
 	}
-	if upgradable && !s.opts.DisableUpgrades && len(s.opts.allowStreams) > 0 {
-		h.Upgrades = s.opts.allowStreams
+	if upgradable && !s.opts.DisableUpgrades {
+		if s.webTransport.Load() != nil {
+			h.Upgrades = s.opts.allowStreams
+		} else {
+			h.Upgrades = s.opts.allowStreamsNoWT
+		}
 	}
 	if v == codec.V3 {
 		return codec.Packet{Type: codec.Open, Data: codec.AppendHandshakeV3(nil, h)}
@@ -566,6 +586,7 @@ func (s *Server) openPacket(sid string, upgradable bool, v codec.Version) codec.
 type serverStats struct {
 	polling        atomic.Int64 // sessions on polling (upgrading included)
 	websocket      atomic.Int64 // sessions on WebSocket
+	webtransport   atomic.Int64 // sessions on WebTransport
 	queueHighWater atomic.Int64 // largest outbound queue drained at once, bytes
 	handshakes     atomic.Uint64
 	upgrades       atomic.Uint64
@@ -591,16 +612,17 @@ func (st *serverStats) noteQueue(bytes int64) {
 
 // Stats is a snapshot of a server's counters since it started.
 type Stats struct {
-	Sessions          int64 // sessions now, both transports, ending ones included
-	PollingSessions   int64 // of which on long-polling (upgrading included)
-	WebSocketSessions int64 // of which on WebSocket
-	Handshakes        uint64
-	Upgrades          uint64
-	UpgradesFailed    uint64
-	MessagesIn        uint64
-	MessagesOut       uint64
-	BytesIn           uint64 // message bytes, not counting framing
-	BytesOut          uint64
+	Sessions             int64 // sessions now, every transport, ending ones included
+	PollingSessions      int64 // of which on long-polling (upgrading included)
+	WebSocketSessions    int64 // of which on WebSocket
+	WebTransportSessions int64 // of which on WebTransport
+	Handshakes           uint64
+	Upgrades             uint64
+	UpgradesFailed       uint64
+	MessagesIn           uint64
+	MessagesOut          uint64
+	BytesIn              uint64 // message bytes, not counting framing
+	BytesOut             uint64
 	// QueueHighWater is the largest outbound queue, in message bytes, a
 	// session has had to drain at once.
 	QueueHighWater int64
@@ -621,22 +643,23 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	st := &s.stats
 	out := Stats{
-		PollingSessions:   st.polling.Load(),
-		WebSocketSessions: st.websocket.Load(),
-		Handshakes:        st.handshakes.Load(),
-		Upgrades:          st.upgrades.Load(),
-		UpgradesFailed:    st.upgradesFailed.Load(),
-		MessagesIn:        st.messagesIn.Load(),
-		MessagesOut:       st.messagesOut.Load(),
-		BytesIn:           st.bytesIn.Load(),
-		BytesOut:          st.bytesOut.Load(),
-		QueueHighWater:    st.queueHighWater.Load(),
-		Undelivered:       st.undelivered.Load(),
-		EventsDropped:     st.eventsDropped.Load(),
-		Disconnects:       make(map[string]uint64),
-		Rejected:          make(map[ErrorCode]uint64),
+		PollingSessions:      st.polling.Load(),
+		WebSocketSessions:    st.websocket.Load(),
+		WebTransportSessions: st.webtransport.Load(),
+		Handshakes:           st.handshakes.Load(),
+		Upgrades:             st.upgrades.Load(),
+		UpgradesFailed:       st.upgradesFailed.Load(),
+		MessagesIn:           st.messagesIn.Load(),
+		MessagesOut:          st.messagesOut.Load(),
+		BytesIn:              st.bytesIn.Load(),
+		BytesOut:             st.bytesOut.Load(),
+		QueueHighWater:       st.queueHighWater.Load(),
+		Undelivered:          st.undelivered.Load(),
+		EventsDropped:        st.eventsDropped.Load(),
+		Disconnects:          make(map[string]uint64),
+		Rejected:             make(map[ErrorCode]uint64),
 	}
-	out.Sessions = out.PollingSessions + out.WebSocketSessions
+	out.Sessions = out.PollingSessions + out.WebSocketSessions + out.WebTransportSessions
 	for r := range st.disconnects {
 		if n := st.disconnects[r].Load(); n > 0 {
 			out.Disconnects[Reason(r).String()] = n

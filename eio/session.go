@@ -230,11 +230,14 @@ func (s *session) readStream(c transport.Stream) bool {
 }
 
 // countTransport moves the server's count of sessions on transport name
-// by delta. Every stream transport counts as WebSocket.
+// by delta.
 func (s *session) countTransport(name string, delta int64) {
-	if name == TransportPolling {
+	switch name {
+	case TransportPolling:
 		s.srv.stats.polling.Add(delta)
-	} else {
+	case TransportWebTransport:
+		s.srv.stats.webtransport.Add(delta)
+	default:
 		s.srv.stats.websocket.Add(delta)
 	}
 }
@@ -387,7 +390,7 @@ func (s *session) upgraded(old transport.Conn) {
 	s.countTransport(old.Name(), -1)
 	s.countTransport(s.cur.Name(), 1)
 	s.srv.stats.upgrades.Add(1)
-	s.srv.log.Debug("eio: upgraded to websocket", "sid", s.sid)
+	s.srv.log.Debug("eio: upgraded", "sid", s.sid, "transport", s.cur.Name())
 	if s.poll.Held() {
 		// Held during the upgrade and not settled: it may have been
 		// sent after the upgrade packet, and is answered as the

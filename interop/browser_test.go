@@ -101,6 +101,34 @@ func TestBrowserChat(t *testing.T) {
 	}
 }
 
+// TestBrowserChatWebTransport: the chat of `make run` (examples/chat
+// -webtransport-dev) in headless Chromium, forced onto WebTransport and as
+// the page opens by default, which is on WebTransport when the server
+// offers it: the checks of TestBrowserChat.
+func TestBrowserChatWebTransport(t *testing.T) {
+	t.Parallel()
+	requireBrowser(t)
+	_, url := startProcess(t, repoDir(), chatBinary, "-addr", "127.0.0.1:0", "-webtransport-dev",
+		"-web", filepath.Join(repoDir(), "examples", "chat", "web"))
+	for _, mode := range []string{"webtransport", "webtransport-default"} {
+		t.Run(mode, func(t *testing.T) {
+			shot := screenshotPath(t, "chat-"+mode+".png")
+			got := runBrowser(t, url, mode, shot, "webtransport", false)
+			if got.InOrder != 1000 || !got.LargeOK {
+				t.Errorf("1,000 numbered lines: %d in order; the 900 KB line whole: %v", got.InOrder, got.LargeOK)
+			}
+			// As over WebSocket, engine.io-client closes without a close
+			// packet: the server sees the transport close.
+			if got.LeftByServer != "server disconnect" || got.LeftByClient != "transport close" {
+				t.Errorf("leave reasons seen by the third page: server-side %q, client-side %q", got.LeftByServer, got.LeftByClient)
+			}
+			if got.OwnClose.B != "transport close" || got.OwnClose.A != "forced close" {
+				t.Errorf("pages' own close reasons: shown out %q, closed itself %q", got.OwnClose.B, got.OwnClose.A)
+			}
+		})
+	}
+}
+
 // browserModes are the chat page's three ways to connect (its query
 // string picks one) and the transport each must end on.
 var browserModes = []struct {

@@ -21,8 +21,8 @@ import (
 )
 
 // wtEcho is an Engine.IO echo server over WebTransport built from the
-// transport package's pieces alone (the eio server does not speak
-// WebTransport yet): it answers a new session's open packet with a
+// transport package's pieces alone (TestBrowserWebTransportEIO runs the
+// eio server): it answers a new session's open packet with a
 // handshake, echoes every message, answers "close me" by closing the
 // session, and records why each session's reader ended.
 type wtEcho struct {
@@ -179,31 +179,7 @@ func TestBrowserWebTransport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := runNode(t, 90*time.Second, "webtransport-browser.js", page.URL+"/", echo.url, tc.trust, tc.closer)
-			var got wtBrowserSummary
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("browser output %q: %v", out, err)
-			}
-			if got.Error != "" {
-				t.Fatalf("browser: %s (summary %s)", got.Error, out)
-			}
-			if !got.Open || got.Transport != "webtransport" {
-				t.Fatalf("session open %v on %q", got.Open, got.Transport)
-			}
-			if got.Text != "hello ✓" {
-				t.Errorf("text came back as %q", got.Text)
-			}
-			if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
-				t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
-			}
-			if got.InOrder != 1000 {
-				t.Errorf("1,000 numbered messages: %d came back in order", got.InOrder)
-			}
-			if !got.LargeOK {
-				t.Error("the 900 KB message did not come back whole")
-			}
-			if got.CloseReason != tc.pageReason {
-				t.Errorf("the page's close reason %q, want %q", got.CloseReason, tc.pageReason)
-			}
+			checkWTSummary(t, out, tc.pageReason)
 			if err := echo.end(t); !errors.Is(err, tc.serverEnd) {
 				t.Errorf("the server's reader ended with %v, want %v", err, tc.serverEnd)
 			}
@@ -226,4 +202,36 @@ func TestBrowserWebTransport(t *testing.T) {
 			t.Fatalf("with another certificate's hash: %s", out)
 		}
 	})
+}
+
+// checkWTSummary checks what js/webtransport-browser.js printed: a session
+// on webtransport that carried text, an ArrayBuffer, 1,000 numbered
+// messages in order and a 900 KB message, and closed with pageReason.
+func checkWTSummary(t *testing.T, out []byte, pageReason string) {
+	t.Helper()
+	var got wtBrowserSummary
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("browser output %q: %v", out, err)
+	}
+	if got.Error != "" {
+		t.Fatalf("browser: %s (summary %s)", got.Error, out)
+	}
+	if !got.Open || got.Transport != "webtransport" {
+		t.Fatalf("session open %v on %q", got.Open, got.Transport)
+	}
+	if got.Text != "hello ✓" {
+		t.Errorf("text came back as %q", got.Text)
+	}
+	if want := []int{1, 2, 3, 250}; !equalInts(got.Binary, want) {
+		t.Errorf("ArrayBuffer came back as %v, want %v", got.Binary, want)
+	}
+	if got.InOrder != 1000 {
+		t.Errorf("1,000 numbered messages: %d came back in order", got.InOrder)
+	}
+	if !got.LargeOK {
+		t.Error("the 900 KB message did not come back whole")
+	}
+	if got.CloseReason != pageReason {
+		t.Errorf("the page's close reason %q, want %q", got.CloseReason, pageReason)
+	}
 }

@@ -51,6 +51,11 @@
 //     and Dial (open one to a server's URL with [DialOptions]). A refusal
 //     is a [*StatusError]. An option a transport needs and no other has
 //     is a new field of AcceptOptions or DialOptions.
+//   - A transport whose request cannot say which session it is for (a
+//     WebTransport URL has no query: the client's first packet, an open
+//     packet, names the session) sets Kind.SessionOf; eio's server then
+//     routes its request by method and path, accepts the stream, and
+//     opens a session on it or upgrades the one it names.
 //   - Its entry in kinds. From there eio's server accepts sessions on it
 //     (transport=<name>) and lists it in the upgrades of the open packet,
 //     its Options.Transports and ClientOptions.Transports take its name,
@@ -71,7 +76,9 @@
 // ([WebTransportServer.Upgrade], then [WebTransportConn.Handshake] reads
 // the client's open packet); [DialWebTransport] opens one, verifying the
 // server's certificate or pinning it by hash as browsers'
-// serverCertificateHashes do.
+// serverCertificateHashes do. It is a [Stream] and a [Kind] ("webtransport",
+// accepted with the WebTransportServer in [AcceptOptions]), which eio's
+// Server.ListenWebTransport and its client use.
 //
 // # Memory and compression
 //

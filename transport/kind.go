@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -32,12 +33,19 @@ type Kind struct {
 	// a client, within ctx: ws:// or wss:// for a WebSocket (which takes
 	// http:// and https:// too). A refusal is a [*StatusError].
 	Dial func(ctx context.Context, rawURL string, o DialOptions) (Stream, error)
+	// SessionOf is set for a transport whose request does not say which
+	// session it is for (WebTransport: its URL has no query, and the
+	// client's first packet names the session): it returns the session an
+	// accepted stream names, "" for a new one. A server routes such a
+	// request by its method and path (Requested), not by its query. Nil
+	// for a transport routed by the query (transport=, sid=).
+	SessionOf func(s Stream) string
 }
 
 // kinds are the stream transports. Which a client tries, and in what
 // order, is its ClientOptions.Transports'. A new transport is a file of
 // its own that defines its Kind, and one entry here.
-var kinds = [...]Kind{webSocketKind}
+var kinds = [...]Kind{webSocketKind, webTransportKind}
 
 // Kinds returns the stream transports.
 func Kinds() []Kind {
@@ -76,6 +84,14 @@ type AcceptOptions struct {
 	Base64 bool
 	// Header holds headers for the answer to the request (Set-Cookie).
 	Header http.Header
+	// WebTransport is the server that accepts WebTransport sessions (its
+	// MaxPayload, Budget and WriteTimeout are its own, in its Conn
+	// options); the WebTransport Kind's Accept fails without it.
+	WebTransport *WebTransportServer
+	// HandshakeTimeout bounds the wait for the first packet of a
+	// transport whose client speaks first (WebTransport's open packet).
+	// Zero means the request's context alone.
+	HandshakeTimeout time.Duration
 }
 
 // DialOptions configures a stream a client opens.
@@ -99,6 +115,10 @@ type DialOptions struct {
 	WriteTimeout time.Duration
 	// Compression offers compression (permessage-deflate) to the server.
 	Compression bool
+	// CertificateHashes pin a WebTransport server's certificate by the
+	// SHA-256 of its DER, as browsers' serverCertificateHashes (see
+	// [WebTransportDialOptions]); TLS's verification is then not used.
+	CertificateHashes [][sha256.Size]byte
 }
 
 // StatusError is an HTTP answer other than the one a request wants: a

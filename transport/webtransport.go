@@ -227,11 +227,17 @@ func (s *WebTransportServer) Upgrade(w http.ResponseWriter, r *http.Request) (*W
 	return c, nil
 }
 
-// closeLater closes sess once its peer has answered a close (its context
-// is done), closeWait has passed or the server is closing, on a goroutine
+// closeLater closes sess once its peer has answered a close; see
+// whenPeerCloses.
+func (s *WebTransportServer) closeLater(sess *webtransport.Session) bool {
+	return s.whenPeerCloses(sess, func() { _ = sess.CloseWithError(0, "") })
+}
+
+// whenPeerCloses runs fn once sess's peer has closed it (its context is
+// done), closeWait has passed or the server is closing, on a goroutine
 // that Close waits for. It reports false, doing nothing, once the server
 // is closing.
-func (s *WebTransportServer) closeLater(sess *webtransport.Session) bool {
+func (s *WebTransportServer) whenPeerCloses(sess *webtransport.Session, fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -245,7 +251,7 @@ func (s *WebTransportServer) closeLater(sess *webtransport.Session) bool {
 		case <-t.C:
 		case <-s.closing:
 		}
-		_ = sess.CloseWithError(0, "")
+		fn()
 	})
 	return true
 }
@@ -436,6 +442,8 @@ type WebTransportConn struct {
 	pending    []codec.Packet // decoded with the open packet, for the reader
 	pendingErr error          // the decoder's error after them, for the reader
 	small      [512]byte      // what an idle reader reads into
+	big        *[]byte        // ReadPacket's pooled buffer while reads are large
+	openSID    string         // what the client's open packet named (Accept)
 
 	wmu sync.Mutex // serialises writes
 
@@ -494,7 +502,13 @@ func (c *WebTransportConn) handshake(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.mu.Lock()
 	c.str = str
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return "", net.ErrClosed
+	}
 	// The stream's reads end when ctx does.
 	stop := context.AfterFunc(ctx, func() { _ = str.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -721,15 +735,16 @@ func (c *WebTransportConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		started := c.started
+		started, str := c.started, c.str
 		c.mu.Unlock()
 		c.closeSession()
 		if !started {
 			close(c.done)
-		} else if c.str != nil {
+		}
+		if str != nil {
 			// Wake the reader without a word to the peer: it sees
 			// closed, and ends with net.ErrClosed.
-			_ = c.str.SetReadDeadline(time.Unix(1, 0))
+			_ = str.SetReadDeadline(time.Unix(1, 0))
 		}
 	})
 	<-c.done

@@ -47,6 +47,7 @@ import (
 	"github.com/chanio/chanio/cluster"
 	"github.com/chanio/chanio/eio"
 	"github.com/chanio/chanio/examples/internal/chatroom"
+	"github.com/chanio/chanio/examples/internal/wtflag"
 	"github.com/chanio/chanio/internal/embeddednats"
 	"github.com/nats-io/nats.go"
 )
@@ -236,7 +237,7 @@ func startNode(ctx context.Context, c config, nc *nats.Conn, id, addr string) (*
 			"/":             {Path: filepath.Join(c.web, "index.html")},
 			"/chat.js":      {Path: filepath.Join(c.web, "chat.js")},
 			"/engine.io.js": {Path: filepath.Join(c.web, "node_modules", "engine.io-client", "dist", "engine.io.js")},
-		}, nil)
+		}, wtflag.PageScript(wtflag.Setup{})) // the page's /webtransport.js: no WebTransport here
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

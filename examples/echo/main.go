@@ -7,6 +7,10 @@
 // interop and load tests run against it.
 //
 //	go run ./examples/echo -addr 127.0.0.1:3000 -ping-interval 300ms -ping-timeout 200ms -cors '*'
+//
+// With -webtransport-dev (a self-signed certificate made at start, whose
+// hash it prints) or -tls-cert and -tls-key, it also serves WebTransport
+// over HTTP/3 on the UDP port of -addr's number.
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"time"
 
 	"github.com/chanio/chanio/eio"
+	"github.com/chanio/chanio/examples/internal/wtflag"
 )
 
 func main() {
@@ -46,6 +51,7 @@ func main() {
 	idleTimeout := flag.Duration("idle-timeout", 30*time.Second, "how long an idle keep-alive HTTP connection is kept")
 	debugAddr := flag.String("debug-addr", "", "serve pprof and expvar (with the server's Stats as \"eio\" and the goroutine count as \"goroutines\") on this address")
 	bySend := flag.Bool("broadcast-by-send", false, "send broadcast: payloads with a Send to each session instead of one Broadcast")
+	wtFlags := wtflag.Register(flag.CommandLine)
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -93,6 +99,13 @@ func main() {
 	// The resolved address goes to stdout so that tests can use port 0.
 	log.SetOutput(os.Stderr)
 	os.Stdout.WriteString("listening on http://" + ln.Addr().String() + *path + "\n")
+	wt, err := wtFlags.Listen(srv, ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if wt.Addr != nil {
+		logger.Info("webtransport", "url", "https://"+wt.Addr.String()+*path, "certificate_hash", wt.Hash)
+	}
 
 	// Bounds against hostile clients: headers within 10s and 16 KiB (Go's
 	// default is 1 MB), idle keep-alive connections closed after

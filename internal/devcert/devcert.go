@@ -22,6 +22,8 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -128,4 +130,23 @@ func (c *Certificate) PEM() (cert, key []byte, err error) {
 	cert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TLS.Certificate[0]})
 	key = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})
 	return cert, key, nil
+}
+
+// WriteFiles writes the certificate and its key in PEM to cert.pem and
+// key.pem in dir (the key readable by its owner only), for a server that
+// takes them as files (examples' -tls-cert and -tls-key), and returns
+// their paths.
+func (c *Certificate) WriteFiles(dir string) (certFile, keyFile string, err error) {
+	certPEM, keyPEM, err := c.PEM()
+	if err != nil {
+		return "", "", err
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
 }

@@ -2,7 +2,7 @@
 // chromium, driven by playwright-core) opens WebTransport to an Engine.IO
 // echo server and exchanges messages with it.
 //
-// Usage: node webtransport-browser.js <page-url> <engine.io-url> <trust> <client|server>
+// Usage: node webtransport-browser.js <page-url> <engine.io-url> <trust> <client|server> [transports]
 //   page-url: an http:// page of the test server that loads the bundle as
 //     /engine.io.js; engine.io-url: the https:// URL of its WebTransport
 //     endpoint; trust: how the browser trusts its self-signed certificate,
@@ -10,7 +10,9 @@
 //     serverCertificateHashes) or "spki:<base64 SHA-256 of its public
 //     key>" (Chromium's --ignore-certificate-errors-spki-list, with
 //     --origin-to-force-quic-on for the endpoint's origin); who closes the
-//     session at the end.
+//     session at the end; transports: the client's transports, comma
+//     separated, "webtransport" by default ("polling,webtransport" opens on
+//     polling and upgrades).
 //
 // Prints one JSON summary line that the Go test asserts on.
 const { chromium } = require("playwright-core");
@@ -22,7 +24,8 @@ const { chromium } = require("playwright-core");
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-const [pageURL, eioURL, trust, closer] = process.argv.slice(2);
+const [pageURL, eioURL, trust, closer, transportList] = process.argv.slice(2);
+const transports = (transportList || "webtransport").split(",");
 const [trustKind, trustValue] = [trust.slice(0, trust.indexOf(":")), trust.slice(trust.indexOf(":") + 1)];
 
 async function main() {
@@ -44,9 +47,9 @@ async function main() {
       else summary.error = summary.error || "page error: " + e.message;
     });
     await page.goto(pageURL);
-    await page.evaluate(({ eioURL, hash }) => {
+    await page.evaluate(({ eioURL, hash, transports }) => {
       const t = window.t = { messages: [], closed: null, errors: [] };
-      const opts = { transports: ["webtransport"] };
+      const opts = { transports };
       if (hash) {
         const value = Uint8Array.from(atob(hash), (c) => c.charCodeAt(0));
         opts.transportOptions = { webtransport: { serverCertificateHashes: [{ algorithm: "sha-256", value }] } };
@@ -54,11 +57,16 @@ async function main() {
       const socket = t.socket = eio(eioURL, opts);
       socket.binaryType = "arraybuffer";
       socket.on("open", () => { t.open = true; t.transport = socket.transport.name; });
+      socket.on("upgrade", (tr) => { t.transport = tr.name; });
       socket.on("message", (m) => t.messages.push(m));
       socket.on("error", (e) => t.errors.push(String(e && e.message || e)));
       socket.on("close", (reason, desc) => { t.closed = reason; t.closeDesc = String(desc && (desc.description || desc.message) || desc || ""); });
-    }, { eioURL, hash: trustKind === "hash" ? trustValue : null });
+    }, { eioURL, hash: trustKind === "hash" ? trustValue : null, transports });
     await page.waitForFunction(() => window.t.open || window.t.closed, null, { timeout: 15000 });
+    if (transports.length > 1) {
+      // Opened on the first: wait for the upgrade to the last.
+      await page.waitForFunction((last) => window.t.transport === last || window.t.closed, transports[transports.length - 1], { timeout: 15000 });
+    }
     const opened = await page.evaluate(() => ({ open: !!window.t.open, transport: window.t.transport, closed: window.t.closed,
       desc: window.t.closeDesc, errors: window.t.errors }));
     if (!opened.open) {

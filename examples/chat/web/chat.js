@@ -3,11 +3,27 @@
 // state for the browser tests.
 (function () {
   const params = new URLSearchParams(location.search);
-  const forced = params.get("transport"); // "polling", "websocket" or null
-  const socket = eio({
+  const forced = params.get("transport"); // "polling", "websocket", "webtransport" or null
+  // /webtransport.js sets chatWebTransport: null when the server offers no
+  // WebTransport, else {hash}: the base64 SHA-256 of its self-signed
+  // development certificate ("" for a certificate browsers trust).
+  const wt = window.chatWebTransport || null;
+  const opts = {
     transports: forced ? [forced] : ["polling", "websocket"],
     upgrade: !forced,
-  });
+  };
+  if (wt) {
+    if (!forced) {
+      // WebTransport first; a browser without it falls back to polling.
+      opts.transports = ["webtransport", "polling", "websocket"];
+      opts.tryAllTransports = true;
+    }
+    if (wt.hash) {
+      const value = Uint8Array.from(atob(wt.hash), (c) => c.charCodeAt(0));
+      opts.transportOptions = { webtransport: { serverCertificateHashes: [{ algorithm: "sha-256", value }] } };
+    }
+  }
+  const socket = eio(opts);
   const state = (window.chat = {
     connected: false, transport: null, upgraded: false, name: null,
     messages: [], binary: [], leaves: [], closed: null,
