@@ -273,8 +273,13 @@ func TestSlowEventsConsumer(t *testing.T) {
 	// pause: stop sending until the application reads again; stop: stop
 	// sending; quit: then close the session.
 	var pause, stop, quit atomic.Bool
-	waitResumed := func() {
+	// waitResumed waits out a pause, calling pong (when not nil) at the
+	// clients' pace: a polling client still owes its pongs meanwhile.
+	waitResumed := func(pong func()) {
 		for pause.Load() && !stop.Load() {
+			if pong != nil {
+				pong()
+			}
 			time.Sleep(10 * time.Millisecond) // the clients' pace, as below
 		}
 	}
@@ -319,7 +324,7 @@ func TestSlowEventsConsumer(t *testing.T) {
 				}
 				count.Store(int64(seq))
 				time.Sleep(10 * time.Millisecond)
-				waitResumed()
+				waitResumed(nil) // the reader answers pings
 			}
 		}()
 	}
@@ -367,7 +372,11 @@ func TestSlowEventsConsumer(t *testing.T) {
 				seq += 8
 				count.Store(int64(seq))
 				time.Sleep(80 * time.Millisecond)
-				waitResumed()
+				waitResumed(func() {
+					if pingSeen.Swap(false) {
+						_, _ = p.post(ctx, codec.Packet{Type: codec.Pong})
+					}
+				})
 			}
 			// Pongs are still owed after the flood, until the end.
 			for ctx.Err() == nil && !quit.Load() {
