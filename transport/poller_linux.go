@@ -27,6 +27,11 @@ type Poller struct {
 	parked map[uint64]func() // token -> what to run when it fires
 	next   uint64
 	closed bool
+
+	// registering, when set (by tests), runs in park between the
+	// token's publication and the descriptor's registration: the moment
+	// at which a Close or data may come.
+	registering func()
 }
 
 const wakeToken = 0 // the pipe's token; connection tokens start at 1
@@ -138,7 +143,14 @@ var ErrNotPollable = errors.New("transport: connection cannot be parked")
 
 // park registers the descriptor behind cr with p for one readability
 // event and records fn under a new token, which it also stores in cr (so
-// that closing the connection can fire it). On error nothing is parked.
+// that closing the connection can fire it).
+//
+// The token is the connection: whoever takes fn out of p.parked (the
+// poller on an event, Close, the poller's shutdown) runs it, and fn starts
+// the next reader. So park returns nil whenever fn is sure to run, even if
+// the registration failed because Close took fn first: the caller must
+// then stop reading. It returns an error only when it took fn back itself
+// and nothing will run it; the caller still owns the connection.
 func (p *Poller) park(cr *connReader, fn func()) error {
 	if cr.raw == nil {
 		return ErrNotPollable
@@ -155,6 +167,9 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 	// it starts park again, before EpollCtl even returns here.
 	cr.parkedToken.Store(token)
 	p.mu.Unlock()
+	if p.registering != nil {
+		p.registering()
+	}
 
 	op := syscall.EPOLL_CTL_MOD
 	if !cr.pollRegistered {
@@ -172,13 +187,20 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 	if err == nil {
 		err = ctlErr
 	}
-	if err != nil {
-		p.mu.Lock()
-		delete(p.parked, token)
-		p.mu.Unlock()
-		cr.parkedToken.CompareAndSwap(token, 0)
-		return err
+	if err == nil {
+		cr.pollRegistered = true
+		return nil
 	}
-	cr.pollRegistered = true
-	return nil
+	p.mu.Lock()
+	_, mine := p.parked[token]
+	delete(p.parked, token)
+	p.mu.Unlock()
+	if !mine {
+		// Close (or the poller's shutdown) took fn while the
+		// registration failed (Close made it fail): fn runs, and the
+		// reader it starts owns the connection now.
+		return nil
+	}
+	cr.parkedToken.CompareAndSwap(token, 0)
+	return err
 }
