@@ -164,23 +164,24 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 	token := p.next
 	p.parked[token] = fn
 	// Stored before the registration: the event may fire, and the reader
-	// it starts park again, before EpollCtl even returns here.
+	// it starts park again, before EpollCtl even returns here. From here
+	// on this reader touches cr only to take the token back.
 	cr.parkedToken.Store(token)
 	p.mu.Unlock()
 	if p.registering != nil {
 		p.registering()
 	}
 
-	op := syscall.EPOLL_CTL_MOD
-	if !cr.pollRegistered {
-		op = syscall.EPOLL_CTL_ADD
-	}
+	// MOD first: a connection parked before is still in the epoll set,
+	// its one-shot registration disarmed. Which one it is cannot be
+	// remembered in cr: the reader that would write it down has handed
+	// the connection on by the time EpollCtl returns.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	setToken(&ev, token)
 	var ctlErr error
 	err := cr.raw.Control(func(fd uintptr) {
-		ctlErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
-		if errors.Is(ctlErr, syscall.ENOENT) && op == syscall.EPOLL_CTL_MOD {
+		ctlErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		if errors.Is(ctlErr, syscall.ENOENT) {
 			ctlErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 		}
 	})
@@ -188,7 +189,6 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 		err = ctlErr
 	}
 	if err == nil {
-		cr.pollRegistered = true
 		return nil
 	}
 	p.mu.Lock()
