@@ -171,6 +171,8 @@ func (rs *Readers) loop(s Stream, r Receiver) {
 			if errors.Is(err, ErrIdle) {
 				perr := pk.Park(rs.Poller, func() { rs.resume(s, r) })
 				if perr == nil {
+					// The next reader is the poller's to start (it may
+					// run already): this one must not touch s again.
 					r.Idle(s)
 					return
 				}

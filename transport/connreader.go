@@ -30,11 +30,10 @@ type connReader struct {
 	idle     time.Duration
 	deadline actor.Instant
 
-	// For a Poller: whether the descriptor is in its epoll set, and the
-	// token of the current park (0 when none), which Close fires.
-	pollRegistered bool
-	poller         atomic.Pointer[Poller]
-	parkedToken    atomic.Uint64
+	// For a Poller: the poller and the token of the current park (0 when
+	// none), which Close fires.
+	poller      atomic.Pointer[Poller]
+	parkedToken atomic.Uint64
 }
 
 // ErrIdle is returned by [WebSocket.WaitReadable] when no data came in the

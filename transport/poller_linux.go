@@ -27,6 +27,11 @@ type Poller struct {
 	parked map[uint64]func() // token -> what to run when it fires
 	next   uint64
 	closed bool
+
+	// registering, when set (by tests), runs in park between the
+	// token's publication and the descriptor's registration: the moment
+	// at which a Close or data may come.
+	registering func()
 }
 
 const wakeToken = 0 // the pipe's token; connection tokens start at 1
@@ -138,7 +143,14 @@ var ErrNotPollable = errors.New("transport: connection cannot be parked")
 
 // park registers the descriptor behind cr with p for one readability
 // event and records fn under a new token, which it also stores in cr (so
-// that closing the connection can fire it). On error nothing is parked.
+// that closing the connection can fire it).
+//
+// The token is the connection: whoever takes fn out of p.parked (the
+// poller on an event, Close, the poller's shutdown) runs it, and fn starts
+// the next reader. So park returns nil whenever fn is sure to run, even if
+// the registration failed because Close took fn first: the caller must
+// then stop reading. It returns an error only when it took fn back itself
+// and nothing will run it; the caller still owns the connection.
 func (p *Poller) park(cr *connReader, fn func()) error {
 	if cr.raw == nil {
 		return ErrNotPollable
@@ -152,33 +164,43 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 	token := p.next
 	p.parked[token] = fn
 	// Stored before the registration: the event may fire, and the reader
-	// it starts park again, before EpollCtl even returns here.
+	// it starts park again, before EpollCtl even returns here. From here
+	// on this reader touches cr only to take the token back.
 	cr.parkedToken.Store(token)
 	p.mu.Unlock()
-
-	op := syscall.EPOLL_CTL_MOD
-	if !cr.pollRegistered {
-		op = syscall.EPOLL_CTL_ADD
+	if p.registering != nil {
+		p.registering()
 	}
+
+	// MOD first: a connection parked before is still in the epoll set,
+	// its one-shot registration disarmed. Which one it is cannot be
+	// remembered in cr: the reader that would write it down has handed
+	// the connection on by the time EpollCtl returns.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	setToken(&ev, token)
 	var ctlErr error
 	err := cr.raw.Control(func(fd uintptr) {
-		ctlErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
-		if errors.Is(ctlErr, syscall.ENOENT) && op == syscall.EPOLL_CTL_MOD {
+		ctlErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		if errors.Is(ctlErr, syscall.ENOENT) {
 			ctlErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 		}
 	})
 	if err == nil {
 		err = ctlErr
 	}
-	if err != nil {
-		p.mu.Lock()
-		delete(p.parked, token)
-		p.mu.Unlock()
-		cr.parkedToken.CompareAndSwap(token, 0)
-		return err
+	if err == nil {
+		return nil
 	}
-	cr.pollRegistered = true
-	return nil
+	p.mu.Lock()
+	_, mine := p.parked[token]
+	delete(p.parked, token)
+	p.mu.Unlock()
+	if !mine {
+		// Close (or the poller's shutdown) took fn while the
+		// registration failed (Close made it fail): fn runs, and the
+		// reader it starts owns the connection now.
+		return nil
+	}
+	cr.parkedToken.CompareAndSwap(token, 0)
+	return err
 }

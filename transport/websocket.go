@@ -706,8 +706,12 @@ func (c *WebSocket) StopIdleWait() { c.in.stopIdle() }
 
 // Park hands the connection to p until data (or a hang-up) arrives, then
 // p runs fn once: fn starts a new reading goroutine, and the one that
-// parked returns. Close also runs fn, so that the reader sees the end. It
-// fails with [ErrNotPollable] for a connection without a descriptor.
+// parked returns. Close also runs fn, so that the reader sees the end.
+// Park returns nil whenever fn will run (also when a Close that came
+// meanwhile made the registration fail): the caller must then leave the
+// connection alone, as fn may be running already. On an error fn will
+// not run and the caller still reads the connection. It fails with
+// [ErrNotPollable] for a connection without a descriptor.
 func (c *WebSocket) Park(p *Poller, fn func()) error {
 	if c.in.r < c.in.w {
 		return errors.New("transport: cannot park a connection with buffered data")
