@@ -51,10 +51,18 @@ func awaitPark(s *WebSocket, r *parkReceiver, before uint64) uint64 {
 // against the park as it comes.
 func TestParkRacesClose(t *testing.T) {
 	p := runPoller(t)
-	inWindow := make(chan func(), 2) // what the next parks do in the window
+	inWindow := make(chan func(), 2)      // what the next parks do in the window
+	afterRegister := make(chan func(), 1) // what the next park does once registered
 	p.registering = func() {
 		select {
 		case f := <-inWindow:
+			f()
+		default:
+		}
+	}
+	p.registered = func() {
+		select {
+		case f := <-afterRegister:
 			f()
 		default:
 		}
@@ -67,8 +75,13 @@ func TestParkRacesClose(t *testing.T) {
 		// closeInWindow: Close comes in the (last) park's window;
 		// otherwise this goroutine calls it once the park has begun.
 		closeInWindow bool
+		// overtaken: with data, the park that registered holds on
+		// until the reader the poller started for the data has begun
+		// its own park.
+		overtaken bool
 	}{
 		{name: "close in window", closeInWindow: true},
+		{name: "data, overtaken, then close racing", data: true, overtaken: true},
 		{name: "data then close in window", data: true, closeInWindow: true},
 		{name: "data then close racing", data: true},
 		{name: "close racing"},
@@ -85,9 +98,18 @@ func TestParkRacesClose(t *testing.T) {
 				rs := Readers{Group: g, Poller: p, Quiet: time.Millisecond}
 				rec := &parkReceiver{got: make(chan codec.Packet, 1)}
 				sent := make(chan error, 1)
+				overtaken := make(chan struct{})
 				if tc.data {
+					var first uint64
 					inWindow <- func() {
+						first = server.in.parkedToken.Load()
 						sent <- client.WritePackets([]codec.Packet{{Type: codec.Message, Data: []byte("x")}}, codec.V4)
+					}
+					if tc.overtaken {
+						afterRegister <- func() {
+							awaitPark(server, rec, first)
+							close(overtaken)
+						}
 					}
 				}
 				closed := make(chan struct{})
@@ -108,6 +130,13 @@ func TestParkRacesClose(t *testing.T) {
 						}
 					case <-time.After(10 * time.Second):
 						t.Fatalf("iteration %d: data that came while parking was not read", i)
+					}
+				}
+				if tc.overtaken {
+					select {
+					case <-overtaken:
+					case <-time.After(10 * time.Second):
+						t.Fatalf("iteration %d: the reader that read the data did not park", i)
 					}
 				}
 				if tc.closeInWindow {

@@ -28,10 +28,12 @@ type Poller struct {
 	next   uint64
 	closed bool
 
-	// registering, when set (by tests), runs in park between the
-	// token's publication and the descriptor's registration: the moment
-	// at which a Close or data may come.
-	registering func()
+	// registering and registered, when set (by tests), run in park
+	// between the token's publication and the descriptor's
+	// registration (the moment at which a Close or data may come), and
+	// after a registration that worked (when the poller may have started
+	// the next reader).
+	registering, registered func()
 }
 
 const wakeToken = 0 // the pipe's token; connection tokens start at 1
@@ -189,6 +191,9 @@ func (p *Poller) park(cr *connReader, fn func()) error {
 		err = ctlErr
 	}
 	if err == nil {
+		if p.registered != nil {
+			p.registered()
+		}
 		return nil
 	}
 	p.mu.Lock()
