@@ -61,13 +61,6 @@ func (s *sightings) add(sid string) {
 	}
 }
 
-// count returns how many times sid was reported.
-func (s *sightings) count(sid string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seen[sid]
-}
-
 // wait waits until sid has been reported n times, failing the test after
 // 30s (what a loaded machine under the race detector may need).
 func (s *sightings) wait(t *testing.T, what, sid string, n int) {
