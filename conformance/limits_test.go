@@ -59,8 +59,8 @@ func TestExampleHTTPServerBounds(t *testing.T) {
 	case n > 0 || !errors.Is(err, io.EOF):
 		t.Fatalf("read %d bytes, %v: want the server to close the connection", n, err)
 	}
+	// How long it was held is logged, not asserted: the server's idle time
+	// starts when it has written the response, which this side reads some
+	// time later (298ms was seen here once on a loaded machine).
 	t.Logf("an idle keep-alive connection was closed after %v (-idle-timeout 300ms)", held.Round(time.Millisecond))
-	if held < 300*time.Millisecond {
-		t.Errorf("closed after %v, before IdleTimeout", held)
-	}
 }
