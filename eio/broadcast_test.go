@@ -118,6 +118,23 @@ func broadcastPeers(t *testing.T, srv *Server, base string) []broadcastPeer {
 	return peers
 }
 
+// expect reads want from p, checking each packet, and that a WebSocket
+// peer got it compressed exactly when it negotiated permessage-deflate and
+// the data passes the tests' compression threshold (64 bytes).
+func (p broadcastPeer) expect(t *testing.T, want []codec.Packet) {
+	t.Helper()
+	deflated := strings.HasSuffix(p.name, "permessage-deflate")
+	for i, w := range want {
+		got := p.next(t)
+		if got.Type != w.Type || got.Binary != w.Binary || !bytes.Equal(got.Data, w.Data) {
+			t.Fatalf("%s: packet %d is %v, want %v", p.name, i, got, w)
+		}
+		if p.compressed != nil && *p.compressed != (deflated && len(w.Data) > 64) {
+			t.Errorf("%s: packet %d compressed=%v", p.name, i, *p.compressed)
+		}
+	}
+}
+
 // dialBroadcastWS opens a WebSocket session at url (http://...), offering
 // permessage-deflate when deflate is set.
 func dialBroadcastWS(t *testing.T, url string, deflate bool) net.Conn {
@@ -204,16 +221,7 @@ func TestBroadcast(t *testing.T) {
 		if p.sid == left {
 			want = append(want[:1], want[2:]...)
 		}
-		for i, w := range want {
-			got := p.next(t)
-			if got.Type != w.Type || got.Binary != w.Binary || !bytes.Equal(got.Data, w.Data) {
-				t.Fatalf("%s: packet %d is %v, want %v", p.name, i, got, w)
-			}
-			deflated := strings.HasSuffix(p.name, "permessage-deflate")
-			if p.compressed != nil && *p.compressed != (deflated && len(w.Data) > 64) {
-				t.Errorf("%s: packet %d compressed=%v", p.name, i, *p.compressed)
-			}
-		}
+		p.expect(t, want)
 	}
 }
 
@@ -357,16 +365,7 @@ func TestSendPrepared(t *testing.T) {
 		if p.sid == skipped {
 			want = append(want[:1], want[2:]...)
 		}
-		for i, w := range want {
-			got := p.next(t)
-			if got.Type != w.Type || got.Binary != w.Binary || !bytes.Equal(got.Data, w.Data) {
-				t.Fatalf("%s: packet %d is %v, want %v", p.name, i, got, w)
-			}
-			deflated := strings.HasSuffix(p.name, "permessage-deflate")
-			if p.compressed != nil && *p.compressed != (deflated && len(w.Data) > 64) {
-				t.Errorf("%s: packet %d compressed=%v", p.name, i, *p.compressed)
-			}
-		}
+		p.expect(t, want)
 	}
 
 	if _, err := srv.Prepare([]byte("bad\xff")); !errors.Is(err, ErrInvalidUTF8) {

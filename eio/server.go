@@ -164,12 +164,9 @@ func (s *Server) SendJSON(sid string, v any) error {
 // [Server.Send]. Errors are those of Send: a packet that travels as text
 // must be valid UTF-8.
 func (s *Server) SendPacket(sid string, p codec.Packet) error {
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	sess, ok := s.sessions.Load(sid)
-	if !ok {
-		return ErrUnknownSession
+	sess, err := s.open(sid)
+	if err != nil {
+		return err
 	}
 	if !codec.FrameIsBinary(p, sess.version) && !utf8.Valid(p.Data) {
 		// A WebSocket peer would end the session over it (close 1007),
@@ -177,6 +174,20 @@ func (s *Server) SendPacket(sid string, p codec.Packet) error {
 		return ErrInvalidUTF8
 	}
 	return s.enqueue(sess, transport.Outgoing{Packet: p})
+}
+
+// open returns the session sid for a caller that acts on it:
+// [ErrServerClosed] once Shutdown or Close has begun, [ErrUnknownSession]
+// when no session has that id.
+func (s *Server) open(sid string) (*session, error) {
+	if s.closing.Load() {
+		return nil, ErrServerClosed
+	}
+	sess, ok := s.sessions.Load(sid)
+	if !ok {
+		return nil, ErrUnknownSession
+	}
+	return sess, nil
 }
 
 // enqueue queues item to sess without waiting; a full queue closes the
@@ -289,12 +300,9 @@ func (s *Server) SendPrepared(sid string, m *Prepared) error {
 	if m == nil || m.srv != s {
 		return ErrForeignPrepared
 	}
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	sess, ok := s.sessions.Load(sid)
-	if !ok {
-		return ErrUnknownSession
+	sess, err := s.open(sid)
+	if err != nil {
+		return err
 	}
 	return s.enqueue(sess, m.item)
 }
@@ -317,12 +325,9 @@ func (s *Server) Queued(sid string) (int, error) {
 // sent, then a close packet, and the application gets its disconnect event
 // with [ReasonServerDisconnect]. It does not wait for any of that.
 func (s *Server) Disconnect(sid string) error {
-	if s.closing.Load() {
-		return ErrServerClosed // every session is being ended already
-	}
-	sess, ok := s.sessions.Load(sid)
-	if !ok {
-		return ErrUnknownSession
+	sess, err := s.open(sid) // once closing, every session is being ended already
+	if err != nil {
+		return err
 	}
 	sess.requestClose(ReasonServerDisconnect, nil, false)
 	return nil
