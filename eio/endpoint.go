@@ -1070,6 +1070,17 @@ func (e *endpoint) Receive(c transport.Conn, p codec.Packet) error {
 	return e.in.Send(context.Background(), inbound{from: c, pkt: p})
 }
 
+// TryReceive queues p from c if the inbound queue has room now; it is how
+// a parked connection's messages, read on the poller's goroutine, reach
+// the actor without a reading goroutine.
+func (e *endpoint) TryReceive(c transport.Conn, p codec.Packet) (bool, error) {
+	err := e.in.TrySend(inbound{from: c, pkt: p})
+	if errors.Is(err, actor.ErrFull) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // End queues the end of c for the actor.
 func (e *endpoint) End(c transport.Conn, err error) {
 	if errors.Is(err, actor.ErrStopped) {

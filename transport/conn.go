@@ -203,11 +203,48 @@ func (rs *Readers) loop(s Stream, r Receiver) {
 	}
 }
 
+// TryReceiver is a [Receiver] that can also take a packet without
+// waiting. A parked WebSocket's messages are read on the poller's
+// goroutine and handed over this way, with no reading goroutine at all.
+type TryReceiver interface {
+	Receiver
+	// TryReceive queues p from c if that needs no wait: queued false with
+	// a nil error means the endpoint is behind, and p is still the
+	// caller's to hand to Receive. An error means, as from Receive, that
+	// the endpoint takes nothing more.
+	TryReceive(c Conn, p codec.Packet) (queued bool, err error)
+}
+
+// parkedReader is a [Stream] whose parked connection can be read on the
+// poller's goroutine (a WebSocket).
+type parkedReader interface {
+	readParked() (codec.Packet, parkedRead)
+}
+
+// maxParkedPackets bounds what one readable event of a parked connection
+// delivers on the poller's goroutine before a reading goroutine takes
+// over: a connection that keeps the poller busy is not a quiet one.
+const maxParkedPackets = 16
+
 // resume runs on the poller when a parked stream has data, has hung up or
-// was closed: it starts the stream's next reader. Once the group refuses
-// (everything is stopping) it ends the stream instead.
+// was closed. What a quiet connection sends now and then (whole short
+// messages) it delivers there and then and parks the connection again, so
+// that such a connection costs no goroutine, no timer and no stack even
+// while it talks: the poller's one goroutine reads it. Anything else
+// starts the stream's next reader, which goes on from what was read. Once
+// the group refuses (everything is stopping) it ends the stream instead.
 func (rs *Readers) resume(s Stream, r Receiver) {
+	pending, next := rs.readParked(s, r)
+	if next == resumedParked {
+		return
+	}
 	err := rs.Group.Go("reader", func(context.Context) error {
+		if next == resumedHeld {
+			if err := r.Receive(s, pending); err != nil {
+				r.End(s, err)
+				return nil
+			}
+		}
 		rs.loop(s, r)
 		return nil
 	})
@@ -215,4 +252,47 @@ func (rs *Readers) resume(s Stream, r Receiver) {
 		_ = s.CloseAs(CloseAbort)
 		r.End(s, err)
 	}
+}
+
+// resumed says how [Readers.readParked] left a stream.
+type resumed uint8
+
+const (
+	resumedParked resumed = iota // parked again, or ended: nothing to start
+	resumedHeld                  // a reader must start with Receive of the packet returned
+	resumedReader                // a reader must go on from what was read
+)
+
+// readParked delivers, on the poller's goroutine, the whole short
+// messages a parked stream has received, and parks it again once nothing
+// more has arrived.
+func (rs *Readers) readParked(s Stream, r Receiver) (codec.Packet, resumed) {
+	pr, quick := s.(parkedReader)
+	tr, takes := r.(TryReceiver)
+	pk, parks := s.(parker)
+	if !quick || !takes || !parks {
+		return codec.Packet{}, resumedReader
+	}
+	for range maxParkedPackets {
+		p, what := pr.readParked()
+		switch what {
+		case parkedSlow:
+			return p, resumedReader
+		case parkedNothing:
+			if pk.Park(rs.Poller, func() { rs.resume(s, r) }) != nil {
+				return p, resumedReader // the reader meets why, or waits in reads
+			}
+			return p, resumedParked
+		}
+		queued, err := tr.TryReceive(s, p)
+		if err != nil {
+			// The endpoint has ended; it closed (or closes) s.
+			r.End(s, err)
+			return p, resumedParked
+		}
+		if !queued {
+			return p, resumedHeld
+		}
+	}
+	return codec.Packet{}, resumedReader
 }

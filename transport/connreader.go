@@ -34,6 +34,11 @@ type connReader struct {
 	// none), which Close fires.
 	poller      atomic.Pointer[Poller]
 	parkedToken atomic.Uint64
+
+	// drained: the last read on the poller's goroutine (tryFill) found
+	// nothing behind what it read, so that the connection can park again
+	// once the buffer is used up. Any other read clears it.
+	drained bool
 }
 
 // ErrIdle is returned by [WebSocket.WaitReadable] when no data came in the
@@ -132,6 +137,7 @@ func (cr *connReader) release() {
 
 // fill waits for data and reads what has arrived into a pooled buffer.
 func (cr *connReader) fill() error {
+	cr.drained = false
 	if cr.raw == nil {
 		b := getBuffer()
 		n, err := cr.conn.Read((*b)[:cap(*b)])
@@ -175,14 +181,63 @@ func (cr *connReader) fill() error {
 		return err
 	case rerr != nil:
 		putBuffer(b)
-		return &net.OpError{Op: "read", Net: cr.conn.LocalAddr().Network(), Source: cr.conn.LocalAddr(),
-			Addr: cr.conn.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+		return cr.readError(rerr)
 	case n == 0:
 		putBuffer(b)
 		return io.EOF
 	}
 	cr.buf, cr.r, cr.w = b, 0, n
 	return nil
+}
+
+// readError is what a read of the descriptor that failed with errno
+// returns, as net.Conn's Read would.
+func (cr *connReader) readError(errno error) error {
+	return &net.OpError{Op: "read", Net: cr.conn.LocalAddr().Network(), Source: cr.conn.LocalAddr(),
+		Addr: cr.conn.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
+}
+
+// tryFill reads what has already arrived into a pooled buffer, without
+// waiting and without the read deadline (a parked connection's has
+// passed). It reports whether it read anything; drained says the read
+// took less than the buffer holds, so that the socket had nothing more at
+// that moment. Only the one reader of the connection calls it, as fill.
+func (cr *connReader) tryFill() (got, drained bool, err error) {
+	if cr.raw == nil {
+		return false, false, ErrNotPollable
+	}
+	b := getBuffer()
+	var (
+		n    int
+		rerr error
+	)
+	// Control, not Read: Read would wait in the runtime's poller (and
+	// check the deadline); here the descriptor is only borrowed for one
+	// non-blocking read.
+	err = cr.raw.Control(func(fd uintptr) {
+		for {
+			n, rerr = syscall.Read(int(fd), (*b)[:cap(*b)])
+			if rerr != syscall.EINTR {
+				return
+			}
+		}
+	})
+	switch {
+	case err == nil && rerr == syscall.EAGAIN:
+		putBuffer(b)
+		return false, true, nil
+	case err != nil:
+		putBuffer(b)
+		return false, false, err
+	case rerr != nil:
+		putBuffer(b)
+		return false, false, cr.readError(rerr)
+	case n == 0:
+		putBuffer(b)
+		return false, false, io.EOF
+	}
+	cr.buf, cr.r, cr.w = b, 0, n
+	return true, n < cap(*b), nil
 }
 
 // waitReadable waits until data can be read, for at most d, holding no
