@@ -4,6 +4,7 @@ package transport
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -18,9 +19,15 @@ import (
 // The runtime's own netpoller keeps watching the same descriptors; the
 // poller adds a level-triggered one-shot registration of its own, made
 // under the connection's descriptor reference so that it can never land on
-// a reused descriptor.
+// a reused descriptor. The poller's epoll instance is itself watched by the
+// runtime's netpoller (an epoll descriptor is readable while it has
+// events), so that its goroutine waits as any network read does: no
+// thread sits in epoll_wait for it, and a message that arrives wakes one
+// thread, not one for each of the two registrations.
 type Poller struct {
 	epfd   int
+	ep     *os.File        // epfd, as the runtime's netpoller watches it
+	epRaw  syscall.RawConn // of ep
 	wakeR  int // read end of a pipe that Close writes to, to end Run
 	wakeW  int
 	mu     sync.Mutex
@@ -58,7 +65,17 @@ func NewPoller() (*Poller, error) {
 		syscall.Close(pipe[1])
 		return nil, err
 	}
-	return &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], parked: make(map[uint64]func())}, nil
+	p := &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], parked: make(map[uint64]func())}
+	if err := syscall.SetNonblock(epfd, true); err == nil {
+		// Non-blocking, the descriptor becomes pollable: os.NewFile
+		// registers it with the runtime's netpoller.
+		p.ep = os.NewFile(uintptr(epfd), "chanio-poller")
+		p.epRaw, err = p.ep.SyscallConn()
+		if err != nil {
+			p.epRaw = nil
+		}
+	}
+	return p, nil
 }
 
 // The 64 bits of user data in an epoll event are Fd and Pad.
@@ -77,7 +94,7 @@ func getToken(ev *syscall.EpollEvent) uint64 {
 func (p *Poller) Run() error {
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := p.wait(events)
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
@@ -94,6 +111,28 @@ func (p *Poller) Run() error {
 			p.fire(token)
 		}
 	}
+}
+
+// wait waits for events: in the runtime's netpoller when it watches the
+// epoll descriptor, in epoll_wait otherwise.
+func (p *Poller) wait(events []syscall.EpollEvent) (int, error) {
+	if p.epRaw == nil {
+		return syscall.EpollWait(p.epfd, events, -1)
+	}
+	var (
+		n    int
+		werr error
+	)
+	err := p.epRaw.Read(func(fd uintptr) bool {
+		n, werr = syscall.EpollWait(int(fd), events, 0)
+		// Nothing yet: false waits for the netpoller to say the
+		// descriptor is readable, then calls this again.
+		return werr != nil || n > 0
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 // fire runs and forgets the function parked under token, once.
@@ -118,7 +157,11 @@ func (p *Poller) shutdown() {
 	for _, fn := range left {
 		fn()
 	}
-	syscall.Close(p.epfd)
+	if p.ep != nil {
+		p.ep.Close() // takes it out of the runtime's netpoller first
+	} else {
+		syscall.Close(p.epfd)
+	}
 	syscall.Close(p.wakeR)
 	syscall.Close(p.wakeW)
 }
