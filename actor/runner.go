@@ -67,7 +67,7 @@ func (r *Runner) Schedule() {
 		switch st := r.state.Load(); st {
 		case runnerIdle:
 			if r.state.CompareAndSwap(runnerIdle, runnerRunning) {
-				go r.loopFn()
+				r.g.pass(r.loopFn)
 				return
 			}
 		case runnerRunning:
