@@ -28,7 +28,7 @@ type Poller struct {
 	epfd   int
 	ep     *os.File        // epfd, as the runtime's netpoller watches it
 	epRaw  syscall.RawConn // of ep
-	wakeR  int // read end of a pipe that Close writes to, to end Run
+	wakeR  int             // read end of a pipe that Close writes to, to end Run
 	wakeW  int
 	mu     sync.Mutex
 	parked map[uint64]func() // token -> what to run when it fires
