@@ -1107,5 +1107,10 @@ func (e *endpoint) Idle(transport.Conn) {
 		h.parked(e.sid)
 	}
 	e.setFlag(flagQuiet)
-	e.runner.Schedule()
+	if e.in.Len() == 0 {
+		// Otherwise the pass that takes what is queued (a parked
+		// stream's last packets, read on the poller's goroutine) sees
+		// the flag at its end, after its write: no pass of its own.
+		e.runner.Schedule()
+	}
 }

@@ -273,7 +273,7 @@ func (rs *Readers) readParked(s Stream, r Receiver) (codec.Packet, resumed) {
 	if !quick || !takes || !parks {
 		return codec.Packet{}, resumedReader
 	}
-	for range maxParkedPackets {
+	for i := range maxParkedPackets {
 		p, what := pr.readParked()
 		switch what {
 		case parkedSlow:
@@ -281,6 +281,12 @@ func (rs *Readers) readParked(s Stream, r Receiver) (codec.Packet, resumed) {
 		case parkedNothing:
 			if pk.Park(rs.Poller, func() { rs.resume(s, r) }) != nil {
 				return p, resumedReader // the reader meets why, or waits in reads
+			}
+			if i > 0 {
+				// Quiet again, as when a reader parks: the endpoint
+				// lets go of what it grew for these packets once it
+				// has handled them.
+				r.Idle(s)
 			}
 			return p, resumedParked
 		}
