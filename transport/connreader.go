@@ -246,6 +246,13 @@ func (cr *connReader) waitReadable(d time.Duration) error {
 	if cr.r < cr.w {
 		return nil
 	}
+	if cr.err != nil {
+		// A read on the poller's goroutine met it (tryFill): a second
+		// read might not (a reset reads as EOF after its first report).
+		err := cr.err
+		cr.err = nil
+		return err
+	}
 	cr.idle = d
 	cr.moveDeadline(false)
 	err := cr.fill()

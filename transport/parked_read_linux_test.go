@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -298,4 +299,38 @@ func (r *notifyingReceiver) Receive(c Conn, p codec.Packet) error {
 	err := r.recordingReceiver.Receive(c, p)
 	r.got <- struct{}{}
 	return err
+}
+
+// TestParkedReadReportsReset: a parked connection that the peer resets is
+// reported ended by the reset, as a reader waiting in its read reports it,
+// although the read that met it ran on the poller's goroutine (a second
+// read of a reset socket says EOF).
+func TestParkedReadReportsReset(t *testing.T) {
+	p := runPoller(t)
+	cc, sc := tcpPair(t)
+	server := NewWebSocket(sc, nil, ServerSide, 1<<20, 0)
+	g := actor.NewGroup(nil)
+	rs := Readers{Group: g, Poller: p, Quiet: time.Millisecond}
+	rec := newRecordingReceiver()
+	if err := rs.Read(server, rec); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.idle
+	// Unread data and a zero linger make the close a reset.
+	if _, err := server.Conn().Write([]byte{0x81, 0}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cc.(*net.TCPConn).SetLinger(0)
+	_ = cc.Close()
+	select {
+	case <-rec.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading never ended")
+	}
+	_ = server.Close()
+	g.Seal()
+	g.Wait()
+	if rec.endErr == nil || !strings.Contains(rec.endErr.Error(), "connection reset") {
+		t.Fatalf("ended with %v, want the reset", rec.endErr)
+	}
 }
