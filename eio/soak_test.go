@@ -122,7 +122,15 @@ func TestSoakChurn(t *testing.T) {
 		if c.problem == "" {
 			continue
 		}
-		if s := e.app.get(c.sid); c.end != "vanish" && !c.disordered && s.disconnects == 1 && s.reason == ReasonPingTimeout {
+		// A client that vanishes ends by ping timeout in any case, so
+		// that its session's end cannot tell whether the timeout came
+		// early, under load, before a failed upgrade (seen twice with a
+		// load average of 11-17: the upgrade refused with 400, the
+		// session gone) or after it: such an upgrade problem is excused
+		// as the others are. Upgrades of clients that end otherwise
+		// still fail on any problem, and the excuses stay bounded below.
+		if s := e.app.get(c.sid); !c.disordered && s.disconnects == 1 && s.reason == ReasonPingTimeout &&
+			(c.end != "vanish" || c.upgradeFailed) {
 			timedOut++
 			continue
 		}
@@ -190,6 +198,8 @@ type soakClient struct {
 	// abandoned: the server gave up the upgrade (its UpgradeTimeout) and
 	// the session went on polling.
 	abandoned bool
+	// upgradeFailed: the problem is the upgrade's (dial, probe, packet).
+	upgradeFailed bool
 }
 
 func (c *soakClient) fail(format string, args ...any) {
@@ -495,6 +505,7 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 	pause, silent, closed *atomic.Bool, done chan struct{}, startPolling func(), polling *chan struct{}) *wsClient {
 	ws, err := wsDial(ctx, e.base, p.sid, nil)
 	if err != nil {
+		c.upgradeFailed = c.problem == ""
 		c.fail("upgrade dial: %v", err)
 		return nil
 	}
@@ -504,6 +515,7 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 			ws.close()
 			return nil
 		}
+		c.upgradeFailed = c.problem == ""
 		c.fail("probe answer %q %v", data, err)
 		ws.close()
 		return nil
@@ -521,6 +533,7 @@ func (c *soakClient) upgrade(ctx context.Context, e *loadEnv, p *pollClient, ech
 	}
 	if err := ws.write("5"); err != nil {
 		if !c.upgradeAbandoned(e) {
+			c.upgradeFailed = c.problem == ""
 			c.fail("upgrade packet: %v", err)
 		}
 		ws.close()
