@@ -153,7 +153,7 @@ func (n *testNode) stop() {
 func (n *testNode) echo() {
 	for ev := range n.Server().Events() {
 		n.mu.Lock()
-		n.events = append(n.events, eio.Event{Type: ev.Type, SID: ev.SID, Reason: ev.Reason})
+		n.events = append(n.events, eio.Event{Type: ev.Type, SID: ev.SID, Reason: ev.Reason, Err: ev.Err})
 		n.mu.Unlock()
 		if ev.Type != eio.EventMessage {
 			continue
