@@ -44,11 +44,13 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64, budget *ReadBud
 	} else {
 		err = buf.readAll(body)
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, ErrBodyTooLarge
-	}
 	if err != nil {
+		// Declared here, where it is needed: errors.As makes it escape,
+		// which on the path of every body read would be an allocation.
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, ErrBodyTooLarge
+		}
 		return nil, err
 	}
 	if buf.b == nil {
