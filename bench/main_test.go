@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"testing"
 
 	"github.com/chanio/chanio/internal/testpeer"
@@ -25,6 +26,12 @@ func TestMain(m *testing.M) {
 		binDir = dir
 		if chanioBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/examples/echo", false); err != nil {
 			return err
+		}
+		if b := os.Getenv("CHANIO_BENCH_ECHO"); b != "" {
+			// Another build of examples/echo, to compare two builds
+			// measured alternately on a machine too noisy for one run
+			// against another.
+			chanioBinary = b
 		}
 		if baselineBinary, err = testpeer.Build(dir, "github.com/chanio/chanio/bench/baseline", false); err != nil {
 			return err

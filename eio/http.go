@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -49,15 +48,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
-	q := r.URL.Query()
-	name := q.Get("transport")
+	q := parseQuery(r.URL.RawQuery)
+	name := q.transport
 	kind, stream := transport.LookupKind(name)
 	stream = stream && slices.Contains(s.opts.allowStreams, name)
 	if !(name == TransportPolling && s.opts.allowPolling || stream) {
 		s.fail(w, r, CodeUnknownTransport)
 		return
 	}
-	if sid := q.Get("sid"); sid != "" {
+	if sid := q.sid; sid != "" {
 		sess, ok := s.sessions.Load(sid)
 		if !ok {
 			s.fail(w, r, CodeUnknownSID)
@@ -73,9 +72,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case stream, sess.onStream():
 			s.fail(w, r, CodeBadRequest)
 		case r.Method == http.MethodGet:
-			s.servePoll(w, r, sess, transport.JSONPIndex(q))
+			s.servePoll(w, r, sess, q.jsonp())
 		case r.Method == http.MethodPost:
-			s.servePost(w, r, sess, transport.JSONPIndex(q))
+			s.servePost(w, r, sess, q.jsonp())
 		default:
 			s.fail(w, r, CodeBadRequest)
 		}
@@ -90,7 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v codec.Version
-	switch q.Get("EIO") {
+	switch q.eio {
 	case "4":
 		v = codec.V4
 	case "3":
@@ -157,11 +156,11 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 }
 
 // handshakePolling opens a polling session whose data starts as data.
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values, data any) {
-	jsonp := transport.JSONPIndex(q)
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q query, data any) {
+	jsonp := q.jsonp()
 	// Protocol 3 clients that cannot read binary payloads (b64, JSONP)
 	// get text.
-	p := transport.NewPoll(v, s.opts.MaxPollPackets, v == codec.V3 && (wantsBase64(q) || jsonp != ""))
+	p := transport.NewPoll(v, s.opts.MaxPollPackets, v == codec.V3 && (q.wantsBase64() || jsonp != ""))
 	sess, err := s.newSession(v, r, p)
 	if err != nil {
 		s.unavailable(w)
@@ -186,11 +185,6 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	}
 	transport.ReleaseBuffer(buf)
 }
-
-// wantsBase64 reports whether a request asks for binary as base64 text:
-// the b64 parameter, set to anything but the empty string (as the
-// reference reads it). Protocol 3 clients without binary support send it.
-func wantsBase64(q url.Values) bool { return q.Get("b64") != "" }
 
 // handshakeStream opens a session on a stream of kind, whose data starts
 // as data.
@@ -232,7 +226,7 @@ func (s *Server) acceptOptions(r *http.Request, v codec.Version, header http.Hea
 		WriteTimeout:         s.opts.WriteTimeout,
 		Compression:          s.opts.WebSocketCompression,
 		CompressionThreshold: s.opts.CompressionThreshold,
-		Base64:               v == codec.V3 && wantsBase64(r.URL.Query()),
+		Base64:               v == codec.V3 && parseQuery(r.URL.RawQuery).wantsBase64(),
 		Header:               header,
 	}
 }
@@ -436,11 +430,14 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 		}
 	}
 	lim := codec.Limits{MaxPackets: maxPacketsPerPost}
+	// A POST carries a handful of packets: decoded into an array on the
+	// stack, they cost no allocation (more than that spill to the heap).
+	var onStack [16]codec.Packet
 	var pkts []codec.Packet
 	if binary {
-		pkts, err = codec.DecodeBinaryPayload(body, lim, nil)
+		pkts, err = codec.DecodeBinaryPayload(body, lim, onStack[:0])
 	} else {
-		pkts, err = codec.DecodePayload(body, sess.version, lim, nil)
+		pkts, err = codec.DecodePayload(body, sess.version, lim, onStack[:0])
 	}
 	if err != nil {
 		s.fail(w, r, CodeBadRequest)
@@ -464,13 +461,16 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	h := w.Header()
 	h["Content-Type"] = textHTML
-	h["Content-Length"] = []string{"2"}
+	h["Content-Length"] = okLength
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(okBody)
 }
 
+// The answer to a POST, its header values shared by every answer (net/http
+// copies a handler's header before it writes it, and never changes it).
 var (
 	textHTML = []string{"text/html"}
+	okLength = []string{"2"}
 	okBody   = []byte("ok")
 )
 

@@ -44,11 +44,13 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64, budget *ReadBud
 	} else {
 		err = buf.readAll(body)
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, ErrBodyTooLarge
-	}
 	if err != nil {
+		// Declared here, where it is needed: errors.As makes it escape,
+		// which on the path of every body read would be an allocation.
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, ErrBodyTooLarge
+		}
 		return nil, err
 	}
 	if buf.b == nil {
@@ -258,16 +260,13 @@ func WritePayload(w http.ResponseWriter, r *http.Request, body []byte, binary bo
 // payload comes back as a JavaScript call, `___eio[j]("payload");`; a POST
 // sends its payload form-encoded in the field "d".
 
-// JSONPIndex returns the bracketed digits of the j parameter ("[3]"; "[]"
-// when j has none, as the reference keeps only digits), or "" when the
-// request has no j and is not JSONP.
-func JSONPIndex(q url.Values) string {
-	j, ok := q["j"]
-	if !ok {
-		return ""
-	}
+// JSONPIndex returns the bracketed digits of j, the (first) value of a
+// JSONP request's j parameter: "[3]", or "[]" when j has none, as the
+// reference keeps only digits. A request without a j parameter is not
+// JSONP.
+func JSONPIndex(j string) string {
 	digits := make([]byte, 0, 8)
-	for _, c := range []byte(j[0]) {
+	for _, c := range []byte(j) {
 		if c >= '0' && c <= '9' {
 			digits = append(digits, c)
 		}
