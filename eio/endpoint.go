@@ -597,6 +597,9 @@ func (e *endpoint) end(r Reason, err error) {
 // (a normal close frame the peer's close, on a side that says so); an
 // HTTP error answer, bad input, a limit or a timeout is a transport error.
 func (e *endpoint) reasonFor(err error) Reason {
+	if err == io.EOF { // the common end, without the reflection of errors.As below
+		return ReasonTransportClose
+	}
 	var ce *transport.CloseError
 	var he *HTTPError
 	var se *codec.SyntaxError

@@ -468,10 +468,18 @@ func (s *session) closeExpired() bool {
 }
 
 // closeHow: the reference releases a GET held when the client itself
-// closed with a noop, and any other with the close packet.
+// closed with a noop, and any other with the close packet. A stream whose
+// connection ended (EOF, reset) gets no close frame, as Node's ws sends
+// none on a connection that ended without one: no one would read it, and
+// writing it to a socket the peer has closed costs a system call and
+// draws a reset. (A close frame the peer sent has been answered by the
+// reader already.)
 func (s *session) closeHow(r Reason) transport.Closing {
-	if r == ReasonClientDisconnect {
+	switch {
+	case r == ReasonClientDisconnect:
 		return transport.ClosePeerEnded
+	case r == ReasonTransportClose && !s.onPolling():
+		return transport.CloseAbort
 	}
 	return transport.CloseNormal
 }
