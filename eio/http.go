@@ -211,7 +211,11 @@ func (s *Server) handshakeStream(w http.ResponseWriter, r *http.Request, v codec
 			h.Add("Set-Cookie", s.bindCookie(sess).String())
 		}
 	}
-	c, err := kind.Accept(w, r, s.acceptOptions(r, v, h))
+	o := s.acceptOptions(r, v, h)
+	// The open packet goes out with the answer: a WebSocket's 101 and its
+	// first frame in one write.
+	o.Greeting = s.openPackets(sess.sid, false, v)
+	c, err := kind.Accept(w, r, o)
 	if err != nil {
 		sess.discard()
 		s.log.Debug("eio: websocket handshake failed", "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))

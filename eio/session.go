@@ -204,7 +204,8 @@ func (s *session) onStream() bool {
 }
 
 // onBegin announces the session and, on one that opened on a stream,
-// sends the open packet and starts reading.
+// starts reading: its handshake has written the open packet (with the
+// 101 answer on a WebSocket) before it started the session.
 func (s *session) onBegin() {
 	s.countTransport(s.cur.Name(), 1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.cur.Name(), Session: s.data})
@@ -213,9 +214,7 @@ func (s *session) onBegin() {
 		s.poll.heard = actor.Now() // the handshake
 	}
 	if c, ok := s.cur.(transport.Stream); ok {
-		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false, s.version)...)
 		s.readStream(c)
-		s.flush()
 	}
 }
 
