@@ -722,6 +722,7 @@ func (c *Client) finish(ctx context.Context) {
 
 func (c *Client) info(msg string, args ...any)  { c.log.Info(msg, args...) }
 func (c *Client) debug(msg string, args ...any) { c.log.Debug(msg, args...) }
+func (c *Client) debugging() bool               { return c.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // clientRuntime is what every Client of the process shares: one
 // supervisor for their deadlines and one poller for their quiet streams,

@@ -201,9 +201,12 @@ type side interface {
 	// finish runs in the last pass, once every event before the end has
 	// been delivered or dropped.
 	finish(ctx context.Context)
-	// info and debug log with the side's way of naming the connection.
+	// info and debug log with the side's way of naming the connection;
+	// debugging reports whether debug goes anywhere, so that a caller
+	// skips building its arguments (an allocation each) when it does not.
 	info(msg string, args ...any)
 	debug(msg string, args ...any)
+	debugging() bool
 }
 
 // inbound is what transports deliver: one packet, a transport's end (err
@@ -1026,7 +1029,7 @@ func (e *endpoint) close(r Reason, err error) {
 	if !e.env.probes {
 		e.nextPing, e.pongDue = 0, 0
 	}
-	if err != nil {
+	if err != nil && e.side.debugging() {
 		e.side.debug("eio: connection closing", "reason", r.String(), "err", err)
 	}
 	switch {

@@ -170,7 +170,9 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	sess.data = data // the handshake owns the session until start
 	pkts := s.openPackets(sess.sid, true, v)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
+	if s.debugging() {
+		s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
+	}
 	if s.opts.Cookie != nil {
 		http.SetCookie(w, s.cookie(sess.sid))
 	}
@@ -223,7 +225,9 @@ func (s *Server) handshakeStream(w http.ResponseWriter, r *http.Request, v codec
 	}
 	sess.attach(c)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
+	if s.debugging() {
+		s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
+	}
 }
 
 // acceptOptions are the options of a stream for a session of protocol v,

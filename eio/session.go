@@ -581,6 +581,8 @@ func (s *session) debug(msg string, args ...any) {
 	s.srv.log.Debug(msg, append([]any{"sid", s.sid}, args...)...)
 }
 
+func (s *session) debugging() bool { return s.srv.debugging() }
+
 // awaitEnd waits until the session has ended, or ctx has.
 func (s *session) awaitEnd(ctx context.Context) {
 	reply := make(chan dataReply, 1)

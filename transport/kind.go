@@ -55,9 +55,9 @@ func Kinds() []Kind {
 
 // LookupKind returns the stream transport called name.
 func LookupKind(name string) (Kind, bool) {
-	for _, k := range kinds {
-		if k.Name == name {
-			return k, true
+	for i := range kinds { // by index: a range over the array would copy it
+		if kinds[i].Name == name {
+			return kinds[i], true
 		}
 	}
 	return Kind{}, false
