@@ -224,10 +224,10 @@ func (s *Server) handshakeStream(w http.ResponseWriter, r *http.Request, v codec
 		return
 	}
 	sess.attach(c)
-	s.start(sess)
 	if s.debugging() {
 		s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
 	}
+	s.startHere(sess)
 }
 
 // acceptOptions are the options of a stream for a session of protocol v,

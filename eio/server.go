@@ -538,6 +538,16 @@ func (s *Server) start(sess *session) {
 	sess.runner.Schedule()
 }
 
+// startHere is start with the first pass on the calling goroutine, which
+// returns when the pass is done: a stream's handshake has nothing left
+// to do, and a goroutine of its own for the pass would cost its start and
+// the growth of its stack.
+func (s *Server) startHere(sess *session) {
+	s.stats.handshakes.Add(1)
+	sess.setFlag(flagStarted)
+	sess.runner.Run()
+}
+
 func (s *Server) newSID() string {
 	if s.opts.GenerateID != nil {
 		return s.opts.GenerateID()
