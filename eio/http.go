@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -49,15 +48,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, CodeBadRequest)
 		return
 	}
-	q := r.URL.Query()
-	name := q.Get("transport")
+	q := query(r.URL.RawQuery)
+	name := q.value("transport")
 	kind, stream := transport.LookupKind(name)
 	stream = stream && slices.Contains(s.opts.allowStreams, name)
 	if !(name == TransportPolling && s.opts.allowPolling || stream) {
 		s.fail(w, r, CodeUnknownTransport)
 		return
 	}
-	if sid := q.Get("sid"); sid != "" {
+	if sid := q.value("sid"); sid != "" {
 		sess, ok := s.sessions.Load(sid)
 		if !ok {
 			s.fail(w, r, CodeUnknownSID)
@@ -73,9 +72,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case stream, sess.onStream():
 			s.fail(w, r, CodeBadRequest)
 		case r.Method == http.MethodGet:
-			s.servePoll(w, r, sess, transport.JSONPIndex(q))
+			s.servePoll(w, r, sess, q.jsonpIndex())
 		case r.Method == http.MethodPost:
-			s.servePost(w, r, sess, transport.JSONPIndex(q))
+			s.servePost(w, r, sess, q.jsonpIndex())
 		default:
 			s.fail(w, r, CodeBadRequest)
 		}
@@ -90,7 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v codec.Version
-	switch q.Get("EIO") {
+	switch q.value("EIO") {
 	case "4":
 		v = codec.V4
 	case "3":
@@ -157,8 +156,8 @@ func (s *Server) unavailable(w http.ResponseWriter) {
 }
 
 // handshakePolling opens a polling session whose data starts as data.
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q url.Values, data any) {
-	jsonp := transport.JSONPIndex(q)
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v codec.Version, q query, data any) {
+	jsonp := q.jsonpIndex()
 	// Protocol 3 clients that cannot read binary payloads (b64, JSONP)
 	// get text.
 	p := transport.NewPoll(v, s.opts.MaxPollPackets, v == codec.V3 && (wantsBase64(q) || jsonp != ""))
@@ -192,7 +191,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 // wantsBase64 reports whether a request asks for binary as base64 text:
 // the b64 parameter, set to anything but the empty string (as the
 // reference reads it). Protocol 3 clients without binary support send it.
-func wantsBase64(q url.Values) bool { return q.Get("b64") != "" }
+func wantsBase64(q query) bool { return q.value("b64") != "" }
 
 // handshakeStream opens a session on a stream of kind, whose data starts
 // as data.
@@ -240,7 +239,7 @@ func (s *Server) acceptOptions(r *http.Request, v codec.Version, header http.Hea
 		WriteTimeout:         s.opts.WriteTimeout,
 		Compression:          s.opts.WebSocketCompression,
 		CompressionThreshold: s.opts.CompressionThreshold,
-		Base64:               v == codec.V3 && wantsBase64(r.URL.Query()),
+		Base64:               v == codec.V3 && wantsBase64(query(r.URL.RawQuery)),
 		Header:               header,
 	}
 }
