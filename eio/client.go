@@ -678,7 +678,6 @@ func (c *Client) received(codec.Packet)          {}
 func (c *Client) sent(int, int)                  {}
 func (c *Client) undelivered(int)                {}
 func (c *Client) dropped(n int)                  { c.droppedEvents += n }
-func (c *Client) forget(transport.Conn)          {}
 func (c *Client) trimSide()                      {}
 func (c *Client) afterEnd()                      {}
 

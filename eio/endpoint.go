@@ -190,8 +190,6 @@ type side interface {
 	sent(n, bytes int)
 	undelivered(n int)
 	dropped(n int)
-	// forget hears that a stream's reader is done with it.
-	forget(c transport.Conn)
 	// trimSide lets go of the side's own reusable memory (see trim).
 	trimSide()
 	// beforeEnd runs at the end before the transports close, afterEnd after
@@ -1084,7 +1082,6 @@ func (e *endpoint) End(c transport.Conn, err error) {
 	} else {
 		_ = e.in.Send(context.Background(), inbound{from: c, err: err})
 	}
-	e.side.forget(c)
 }
 
 // Ready queues word that a request of c is over.

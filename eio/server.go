@@ -36,10 +36,11 @@ type Server struct {
 	core    *actor.Group      // the supervisor and the poller, stopped after the sessions
 	sup     *actor.Supervisor
 
+	// sessions holds every session by id. http.Server.Shutdown does not
+	// see hijacked connections (WebSocket): Close cuts each session's
+	// stream through it (endpoint.cut), and a session's end closes its
+	// streams, probes included.
 	sessions *xsync.MapOf[string, *session]
-	// conns holds every stream (a hijacked WebSocket): http.Server.Shutdown
-	// does not see them, so Close cuts them from here.
-	conns *xsync.MapOf[transport.Conn, struct{}]
 
 	events chan Event
 	env    endpointEnv // what every session shares
@@ -81,7 +82,6 @@ func newServer(opts *Options, logClock func() time.Time) *Server {
 		log:      limitLogger(o.Logger, logClock),
 		budget:   transport.NewReadBudget(o.MaxBytesInFlight),
 		sessions: xsync.NewMapOf[string, *session](),
-		conns:    xsync.NewMapOf[transport.Conn, struct{}](),
 		events:   make(chan Event, o.EventBuffer),
 	}
 	s.core = actor.NewGroup(func(name string, err error) {
@@ -427,12 +427,11 @@ func (s *Server) Close() error {
 	s.closeWebTransport() // its sessions' streams end at once
 	s.group.Stop()
 	// An idle session has no goroutine to see the group stop: wake each.
+	// Its stream is cut, so that a pass caught in a write to a peer that
+	// does not read returns; the pass then closes its other streams.
 	s.sessions.Range(func(_ string, sess *session) bool {
+		sess.cut()
 		sess.runner.Schedule()
-		return true
-	})
-	s.conns.Range(func(c transport.Conn, _ struct{}) bool {
-		_ = c.CloseAs(transport.CloseAbort)
 		return true
 	})
 	s.group.Wait()
@@ -459,11 +458,7 @@ func (s *Server) followShutdown(hs *http.Server) {
 func (s *Server) finishClose() {
 	s.closeOnce.Do(func() {
 		s.closeWebTransport()
-		s.readers.Group.Stop()
-		s.conns.Range(func(c transport.Conn, _ struct{}) bool {
-			_ = c.CloseAs(transport.CloseAbort)
-			return true
-		})
+		s.readers.Group.Stop() // every stream is closed: the sessions closed them as they ended
 		s.readers.Group.Wait()
 		if s.poller != nil {
 			_ = s.poller.Close()

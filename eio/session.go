@@ -214,18 +214,8 @@ func (s *session) onBegin() {
 		s.poll.heard = actor.Now() // the handshake
 	}
 	if c, ok := s.cur.(transport.Stream); ok {
-		s.readStream(c)
+		s.read(c)
 	}
-}
-
-// readStream registers c, so that Close can cut it, and starts its reader.
-func (s *session) readStream(c transport.Stream) bool {
-	s.srv.conns.Store(c, struct{}{})
-	if !s.read(c) {
-		s.srv.conns.Delete(c)
-		return false
-	}
-	return true
 }
 
 // countTransport moves the server's count of sessions on transport name
@@ -347,10 +337,7 @@ func (s *session) onUpgrade(c transport.Stream) {
 		}
 		return
 	}
-	s.srv.conns.Store(c, struct{}{})
-	if !s.startProbe(c, s.srv.opts.UpgradeTimeout) {
-		s.srv.conns.Delete(c)
-	}
+	s.startProbe(c, s.srv.opts.UpgradeTimeout)
 }
 
 // receiveProbe answers the client's probe ping with a pong and releases
@@ -525,8 +512,6 @@ func (s *session) sent(n, bytes int) {
 func (s *session) undelivered(n int) { s.srv.stats.undelivered.Add(uint64(n)) }
 
 func (s *session) dropped(n int) { s.srv.stats.eventsDropped.Add(uint64(n)) }
-
-func (s *session) forget(c transport.Conn) { s.srv.conns.Delete(c) }
 
 func (s *session) trimSide() { s.cmds.Trim() }
 
