@@ -84,6 +84,21 @@ func (r *Runner) Schedule() {
 	}
 }
 
+// Run does a pass on the calling goroutine when none is running, and the
+// passes scheduled meanwhile, as the goroutine Schedule starts would do
+// them; when one is running, it schedules another as Schedule does. It is
+// for an owner that has a goroutine at hand with nothing left to do (the
+// HTTP handler that made a session), and spares the start of another
+// goroutine and the growth of its stack. A pass that waits makes Run
+// wait.
+func (r *Runner) Run() {
+	if r.state.CompareAndSwap(runnerIdle, runnerRunning) {
+		r.loop()
+		return
+	}
+	r.Schedule()
+}
+
 func (r *Runner) kickPass() {
 	if k := r.kick.Load(); k != nil {
 		select {

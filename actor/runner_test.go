@@ -176,3 +176,63 @@ func TestRunnerKick(t *testing.T) {
 		t.Fatalf("%d passes, want 2", passes.Load())
 	}
 }
+
+// TestRunnerRun: Run does the pass on the calling goroutine, with the
+// passes scheduled meanwhile, and has returned only once they are done;
+// while another goroutine runs a pass, Run schedules the next and returns.
+func TestRunnerRun(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		g := actor.NewGroup(nil)
+		var passes int // no atomic: every pass runs on this goroutine
+		var r *actor.Runner
+		r, _ = g.NewRunner("run", func(context.Context) bool {
+			passes++
+			if passes == 1 {
+				r.Schedule() // work that arrives during the pass
+			}
+			return passes == 3
+		})
+		r.Run()
+		if passes != 2 {
+			t.Fatalf("%d passes when Run returned, want 2", passes)
+		}
+		r.Run()
+		if passes != 3 || !r.Ended() {
+			t.Fatalf("%d passes, ended %v; want 3 and ended", passes, r.Ended())
+		}
+		g.Seal()
+		g.Wait()
+		r.Run() // after the end: nothing
+		if passes != 3 {
+			t.Fatalf("%d passes; Run after the end ran work", passes)
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		g := actor.NewGroup(nil)
+		inPass := make(chan struct{})
+		release := make(chan struct{})
+		passed := make(chan int32, 2)
+		var passes atomic.Int32
+		r, _ := g.NewRunner("busy", func(context.Context) bool {
+			n := passes.Add(1)
+			if n == 1 {
+				close(inPass)
+				<-release
+			}
+			passed <- n
+			return n == 2
+		})
+		r.Schedule()
+		<-inPass
+		r.Run() // returns at once: the running pass's goroutine does the next
+		close(release)
+		if n := wait(t, passed, "first pass"); n != 1 {
+			t.Fatalf("pass %d, want 1", n)
+		}
+		if n := wait(t, passed, "pass Run asked for"); n != 2 {
+			t.Fatalf("pass %d, want 2", n)
+		}
+		g.Seal()
+		g.Wait()
+	})
+}

@@ -678,7 +678,6 @@ func (c *Client) received(codec.Packet)          {}
 func (c *Client) sent(int, int)                  {}
 func (c *Client) undelivered(int)                {}
 func (c *Client) dropped(n int)                  { c.droppedEvents += n }
-func (c *Client) forget(transport.Conn)          {}
 func (c *Client) trimSide()                      {}
 func (c *Client) afterEnd()                      {}
 
@@ -722,6 +721,7 @@ func (c *Client) finish(ctx context.Context) {
 
 func (c *Client) info(msg string, args ...any)  { c.log.Info(msg, args...) }
 func (c *Client) debug(msg string, args ...any) { c.log.Debug(msg, args...) }
+func (c *Client) debugging() bool               { return c.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // clientRuntime is what every Client of the process shares: one
 // supervisor for their deadlines and one poller for their quiet streams,

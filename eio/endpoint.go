@@ -190,8 +190,6 @@ type side interface {
 	sent(n, bytes int)
 	undelivered(n int)
 	dropped(n int)
-	// forget hears that a stream's reader is done with it.
-	forget(c transport.Conn)
 	// trimSide lets go of the side's own reusable memory (see trim).
 	trimSide()
 	// beforeEnd runs at the end before the transports close, afterEnd after
@@ -201,9 +199,12 @@ type side interface {
 	// finish runs in the last pass, once every event before the end has
 	// been delivered or dropped.
 	finish(ctx context.Context)
-	// info and debug log with the side's way of naming the connection.
+	// info and debug log with the side's way of naming the connection;
+	// debugging reports whether debug goes anywhere, so that a caller
+	// skips building its arguments (an allocation each) when it does not.
 	info(msg string, args ...any)
 	debug(msg string, args ...any)
+	debugging() bool
 }
 
 // inbound is what transports deliver: one packet, a transport's end (err
@@ -597,6 +598,9 @@ func (e *endpoint) end(r Reason, err error) {
 // (a normal close frame the peer's close, on a side that says so); an
 // HTTP error answer, bad input, a limit or a timeout is a transport error.
 func (e *endpoint) reasonFor(err error) Reason {
+	if err == io.EOF { // the common end, without the reflection of errors.As below
+		return ReasonTransportClose
+	}
 	var ce *transport.CloseError
 	var he *HTTPError
 	var se *codec.SyntaxError
@@ -1023,7 +1027,7 @@ func (e *endpoint) close(r Reason, err error) {
 	if !e.env.probes {
 		e.nextPing, e.pongDue = 0, 0
 	}
-	if err != nil {
+	if err != nil && e.side.debugging() {
 		e.side.debug("eio: connection closing", "reason", r.String(), "err", err)
 	}
 	switch {
@@ -1089,7 +1093,6 @@ func (e *endpoint) End(c transport.Conn, err error) {
 	} else {
 		_ = e.in.Send(context.Background(), inbound{from: c, err: err})
 	}
-	e.side.forget(c)
 }
 
 // Ready queues word that a request of c is over.

@@ -169,7 +169,9 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, v code
 	sess.data = data // the handshake owns the session until start
 	pkts := s.openPackets(sess.sid, true, v)
 	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
+	if s.debugging() {
+		s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", TransportPolling, "remote", loglimit.Text(r.RemoteAddr))
+	}
 	if s.opts.Cookie != nil {
 		http.SetCookie(w, s.cookie(sess.sid))
 	}
@@ -205,15 +207,21 @@ func (s *Server) handshakeStream(w http.ResponseWriter, r *http.Request, v codec
 			h.Add("Set-Cookie", s.bindCookie(sess).String())
 		}
 	}
-	c, err := kind.Accept(w, r, s.acceptOptions(r, v, h))
+	o := s.acceptOptions(r, v, h)
+	// The open packet goes out with the answer: a WebSocket's 101 and its
+	// first frame in one write.
+	o.Greeting = s.openPackets(sess.sid, false, v)
+	c, err := kind.Accept(w, r, o)
 	if err != nil {
 		sess.discard()
 		s.log.Debug("eio: websocket handshake failed", "err", loglimit.Error{Err: err}, "remote", loglimit.Text(r.RemoteAddr))
 		return
 	}
 	sess.attach(c)
-	s.start(sess)
-	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
+	if s.debugging() {
+		s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
+	}
+	s.startHere(sess)
 }
 
 // acceptOptions are the options of a stream for a session of protocol v,

@@ -204,7 +204,8 @@ func (s *session) onStream() bool {
 }
 
 // onBegin announces the session and, on one that opened on a stream,
-// sends the open packet and starts reading.
+// starts reading: its handshake has written the open packet (with the
+// 101 answer on a WebSocket) before it started the session.
 func (s *session) onBegin() {
 	s.countTransport(s.cur.Name(), 1)
 	s.emit(Event{Type: EventConnect, SID: s.sid, Request: s.req, Transport: s.cur.Name(), Session: s.data})
@@ -213,20 +214,8 @@ func (s *session) onBegin() {
 		s.poll.heard = actor.Now() // the handshake
 	}
 	if c, ok := s.cur.(transport.Stream); ok {
-		s.ctrl = append(s.ctrl, s.srv.openPackets(s.sid, false, s.version)...)
-		s.readStream(c)
-		s.flush()
+		s.read(c)
 	}
-}
-
-// readStream registers c, so that Close can cut it, and starts its reader.
-func (s *session) readStream(c transport.Stream) bool {
-	s.srv.conns.Store(c, struct{}{})
-	if !s.read(c) {
-		s.srv.conns.Delete(c)
-		return false
-	}
-	return true
 }
 
 // countTransport moves the server's count of sessions on transport name
@@ -348,10 +337,7 @@ func (s *session) onUpgrade(c transport.Stream) {
 		}
 		return
 	}
-	s.srv.conns.Store(c, struct{}{})
-	if !s.startProbe(c, s.srv.opts.UpgradeTimeout) {
-		s.srv.conns.Delete(c)
-	}
+	s.startProbe(c, s.srv.opts.UpgradeTimeout)
 }
 
 // receiveProbe answers the client's probe ping with a pong and releases
@@ -468,10 +454,18 @@ func (s *session) closeExpired() bool {
 }
 
 // closeHow: the reference releases a GET held when the client itself
-// closed with a noop, and any other with the close packet.
+// closed with a noop, and any other with the close packet. A stream whose
+// connection ended (EOF, reset) gets no close frame, as Node's ws sends
+// none on a connection that ended without one: no one would read it, and
+// writing it to a socket the peer has closed costs a system call and
+// draws a reset. (A close frame the peer sent has been answered by the
+// reader already.)
 func (s *session) closeHow(r Reason) transport.Closing {
-	if r == ReasonClientDisconnect {
+	switch {
+	case r == ReasonClientDisconnect:
 		return transport.ClosePeerEnded
+	case r == ReasonTransportClose && !s.onPolling():
+		return transport.CloseAbort
 	}
 	return transport.CloseNormal
 }
@@ -518,8 +512,6 @@ func (s *session) sent(n, bytes int) {
 func (s *session) undelivered(n int) { s.srv.stats.undelivered.Add(uint64(n)) }
 
 func (s *session) dropped(n int) { s.srv.stats.eventsDropped.Add(uint64(n)) }
-
-func (s *session) forget(c transport.Conn) { s.srv.conns.Delete(c) }
 
 func (s *session) trimSide() { s.cmds.Trim() }
 
@@ -573,6 +565,8 @@ func (s *session) info(msg string, args ...any) {
 func (s *session) debug(msg string, args ...any) {
 	s.srv.log.Debug(msg, append([]any{"sid", s.sid}, args...)...)
 }
+
+func (s *session) debugging() bool { return s.srv.debugging() }
 
 // awaitEnd waits until the session has ended, or ctx has.
 func (s *session) awaitEnd(ctx context.Context) {

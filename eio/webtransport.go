@@ -156,6 +156,13 @@ func (s *Server) serveOpened(w http.ResponseWriter, r *http.Request, kind transp
 		return
 	}
 	sess.data = data
+	// The open packet, written here as handshakeStream's Accept writes it:
+	// the session's first pass finds it sent.
+	if err := c.Write(outgoing(s.openPackets(sess.sid, false, codec.V4))); err != nil {
+		sess.discard()
+		_ = c.CloseAs(transport.CloseAbort)
+		return
+	}
 	sess.attach(c)
 	s.start(sess)
 	s.log.Debug("eio: handshake", "sid", sess.sid, "session", sidTag(sess.sid), "transport", kind.Name, "remote", loglimit.Text(r.RemoteAddr))
@@ -181,4 +188,13 @@ func (s *Server) upgradeOpened(r *http.Request, c transport.Stream, sid string) 
 func sameHost(origin, host string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// outgoing returns pkts as items to write.
+func outgoing(pkts []codec.Packet) []transport.Outgoing {
+	items := make([]transport.Outgoing, len(pkts))
+	for i, p := range pkts {
+		items[i] = transport.Outgoing{Packet: p}
+	}
+	return items
 }

@@ -55,9 +55,9 @@ func Kinds() []Kind {
 
 // LookupKind returns the stream transport called name.
 func LookupKind(name string) (Kind, bool) {
-	for _, k := range kinds {
-		if k.Name == name {
-			return k, true
+	for i := range kinds { // by index: a range over the array would copy it
+		if kinds[i].Name == name {
+			return kinds[i], true
 		}
 	}
 	return Kind{}, false
@@ -84,6 +84,12 @@ type AcceptOptions struct {
 	Base64 bool
 	// Header holds headers for the answer to the request (Set-Cookie).
 	Header http.Header
+	// Greeting holds the packets the server sends first on the stream (the
+	// open packet), in the protocol of Version. A WebSocket sends them in
+	// the same write as its 101 answer; a transport whose client speaks
+	// first (WebTransport) sends them once it has. If they cannot be
+	// written, Accept fails. Nil sends nothing.
+	Greeting []codec.Packet
 	// WebTransport is the server that accepts WebTransport sessions (its
 	// MaxPayload, Budget and WriteTimeout are its own, in its Conn
 	// options); the WebTransport Kind's Accept fails without it.
@@ -134,4 +140,13 @@ type StatusError struct {
 // Error gives the method, the URL and the status.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("transport: %s %s answered %d", e.Method, e.URL, e.Status)
+}
+
+// outgoing returns pkts as items to write.
+func outgoing(pkts []codec.Packet) []Outgoing {
+	items := make([]Outgoing, len(pkts))
+	for i, p := range pkts {
+		items[i] = Outgoing{Packet: p}
+	}
+	return items
 }

@@ -44,7 +44,8 @@ func headerHasToken(v, token string) bool {
 
 // AcceptWebSocket runs the server side of a WebSocket handshake on r,
 // negotiating permessage-deflate when o.Compression is on, and wraps the
-// connection. On failure the connection has been closed.
+// connection. The 101 answer and o.Greeting go out in one write. On
+// failure the connection has been closed.
 func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*WebSocket, error) {
 	var u ws.HTTPUpgrader
 	u.Header = o.Header
@@ -53,14 +54,23 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		neg = new(DeflateNegotiator)
 		u.Negotiate = neg.Negotiate
 	}
-	conn, rw, _, err := u.Upgrade(r, w)
+	buf := getBuffer()
+	hold := &answerHolder{ResponseWriter: w}
+	hold.answer.b = *buf
+	conn, rw, _, err := u.Upgrade(r, hold)
+	defer func() {
+		*buf = hold.answer.b
+		putBuffer(buf)
+	}()
 	if err != nil {
 		if conn != nil {
+			// The refusal gobwas/ws wrote (400, 426, ...).
+			_, _ = conn.Write(hold.answer.b)
 			_ = conn.Close()
 		}
 		return nil, err
 	}
-	return NewWebSocketWith(conn, rw.Reader, WebSocketOptions{
+	c := NewWebSocketWith(conn, rw.Reader, WebSocketOptions{
 		Side:             ServerSide,
 		Version:          o.Version,
 		MaxMessage:       o.MaxMessage,
@@ -69,8 +79,39 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		Deflate:          neg != nil && neg.Accepted(),
 		DeflateThreshold: o.CompressionThreshold,
 		Base64:           o.Base64,
-	}), nil
+	})
+	for i := range o.Greeting {
+		hold.answer.b = c.appendPacket(hold.answer.b, &o.Greeting[i], c.version)
+	}
+	if err := c.write(hold.answer.b); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
+
+// answerHolder is the ResponseWriter a WebSocket handshake runs on: the
+// connection it hijacks writes the answer into answer instead of the
+// socket, so that AcceptWebSocket sends it together with the first
+// frames, one write instead of two.
+type answerHolder struct {
+	http.ResponseWriter
+	answer appendWriter
+}
+
+// Hijack hijacks the connection of the ResponseWriter it wraps, with a
+// writer that appends to h.answer.
+func (h *answerHolder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return conn, rw, err
+	}
+	rw.Writer.Reset(&h.answer) // empty: nothing was written before the hijack
+	return conn, rw, nil
+}
+
+// Unwrap lets http.ResponseController reach the wrapped writer's methods.
+func (h *answerHolder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // maxErrorBody bounds what is kept of an HTTP error answer.
 const maxErrorBody = 4096

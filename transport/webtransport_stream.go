@@ -68,6 +68,12 @@ func acceptWebTransport(w http.ResponseWriter, r *http.Request, o AcceptOptions)
 		return nil, err
 	}
 	c.openSID = sid
+	if len(o.Greeting) > 0 {
+		if err := c.Write(outgoing(o.Greeting)); err != nil {
+			_ = c.CloseAs(CloseAbort)
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
