@@ -42,7 +42,7 @@ type Group struct {
 	// pass): workers hands it over; idleWorkers (guarded by mu, counted
 	// in active too) says how many wait; sealedc, closed by Seal, sends
 	// them away.
-	workers     chan func()
+	workers     chan *Runner
 	idleWorkers int
 	sealedc     chan struct{}
 }
@@ -53,7 +53,7 @@ type Group struct {
 func NewGroup(onExit func(name string, err error)) *Group {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Group{ctx: ctx, cancel: cancel, onExit: onExit, idle: make(chan struct{}),
-		workers: make(chan func()), sealedc: make(chan struct{})}
+		workers: make(chan *Runner), sealedc: make(chan struct{})}
 }
 
 // Actor is a handle on one goroutine started by [Group.Spawn].
@@ -187,24 +187,25 @@ func (g *Group) Seal() {
 // sessions.
 const maxIdleWorkers = 64
 
-// pass runs fn, a runner's loop, on a goroutine: one that ran a pass
-// before and waits for the next, if there is one, or a new one. A new
-// goroutine for every pass paid for its start, its exit and, on the first
-// deep call of every pass, for growing its stack (copystack was about a
-// tenth of the CPU of a session woken by one message).
-func (g *Group) pass(fn func()) {
+// pass runs r's loop on a goroutine: one that ran a pass before and
+// waits for the next, if there is one, or a new one. A new goroutine for
+// every pass paid for its start, its exit and, on the first deep call of
+// every pass, for growing its stack (copystack was about a tenth of the
+// CPU of a session woken by one message). The new goroutine runs
+// r.loopFn, made once with the runner, so that starting it allocates
+// nothing (a go statement with arguments would allocate their closure).
+func (g *Group) pass(r *Runner) {
 	select {
-	case g.workers <- fn:
+	case g.workers <- r:
 	default:
-		go g.worker(fn)
+		go r.loopFn()
 	}
 }
 
-// worker runs passes until there are enough idle workers or the group is
-// sealed.
-func (g *Group) worker(fn func()) {
+// serveIdle runs other runners' passes on a goroutine whose own is done,
+// until there are enough idle workers or the group is sealed.
+func (g *Group) serveIdle() {
 	for {
-		fn()
 		g.mu.Lock()
 		if g.sealed || g.idleWorkers >= maxIdleWorkers {
 			g.mu.Unlock()
@@ -213,20 +214,20 @@ func (g *Group) worker(fn func()) {
 		g.idleWorkers++
 		g.active++
 		g.mu.Unlock()
-		var sealed bool
+		var r *Runner
 		select {
-		case fn = <-g.workers:
+		case r = <-g.workers:
 		case <-g.sealedc:
-			sealed = true
 		}
 		g.mu.Lock()
 		g.idleWorkers--
 		g.active--
 		g.closeIdleLocked()
 		g.mu.Unlock()
-		if sealed {
+		if r == nil {
 			return
 		}
+		r.loop()
 	}
 }
 

@@ -24,9 +24,10 @@ type Runner struct {
 	work  func(ctx context.Context) (ended bool)
 	state atomic.Uint32
 	kick  atomic.Pointer[chan struct{}] // made by the first Kick: most runners never wait
-	// loopFn is loop as a func value, made once: `go r.loop()` would
-	// allocate the closure anew for every pass's goroutine, which is an
-	// allocation per message sent to an idle session.
+	// loopFn is loop, then the group's idle-worker loop, as a func value
+	// made once: `go r.loop()` would allocate the closure anew for every
+	// pass's goroutine, which is an allocation per message sent to an
+	// idle session.
 	loopFn func()
 }
 
@@ -55,7 +56,10 @@ func (g *Group) NewRunner(name string, work func(ctx context.Context) (ended boo
 	}
 	g.active++
 	r := &Runner{g: g, name: name, work: work}
-	r.loopFn = r.loop
+	r.loopFn = func() {
+		r.loop()
+		g.serveIdle()
+	}
 	return r, nil
 }
 
@@ -67,7 +71,7 @@ func (r *Runner) Schedule() {
 		switch st := r.state.Load(); st {
 		case runnerIdle:
 			if r.state.CompareAndSwap(runnerIdle, runnerRunning) {
-				r.g.pass(r.loopFn)
+				r.g.pass(r)
 				return
 			}
 		case runnerRunning:

@@ -3,6 +3,7 @@ package actor_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -235,4 +236,60 @@ func TestRunnerRun(t *testing.T) {
 		g.Seal()
 		g.Wait()
 	})
+}
+
+// TestRunnerIdleWorkers: the goroutines that ran passes wait for the next
+// ones and count as active while they wait, so that Wait after Seal still
+// means no goroutine of the group is left (goleak checks that at the end
+// of the package); a pass handed to a waiting goroutine runs as any other.
+func TestRunnerIdleWorkers(t *testing.T) {
+	g := actor.NewGroup(nil)
+	const n = 20
+	var ran atomic.Int32
+	var ending atomic.Bool
+	passes := make(chan struct{}, 2*n)
+	runners := make([]*actor.Runner, n)
+	for i := range runners {
+		r, err := g.NewRunner("r", func(context.Context) bool {
+			ran.Add(1)
+			passes <- struct{}{}
+			return ending.Load()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runners[i] = r
+	}
+	for _, r := range runners {
+		r.Schedule()
+	}
+	for range n {
+		<-passes
+	}
+	// Every pass is over: its goroutine now waits for another, counted
+	// with the runners themselves.
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Len() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d active, want the %d runners and their waiting goroutines", g.Len(), n)
+		}
+		runtime.Gosched()
+	}
+	// Second passes: handed to the waiting goroutines, and the runners end.
+	ending.Store(true)
+	for _, r := range runners {
+		r.Schedule()
+	}
+	for range n {
+		<-passes
+	}
+	g.Seal()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.WaitContext(ctx); err != nil {
+		t.Fatalf("Wait after Seal: %v with %d active", err, g.Len())
+	}
+	if got := ran.Load(); got != 2*n {
+		t.Fatalf("%d passes, want %d", got, 2*n)
+	}
 }

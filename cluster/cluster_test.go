@@ -476,7 +476,7 @@ func TestNodeFailure(t *testing.T) {
 		c.lb.CloseIdleConnections()
 		// Goroutines that wait for a session's next pass belong to the
 		// server, which lives on (at most a few dozen), not to a session.
-		if err = goleak.Find(baseline, goleak.IgnoreTopFunction("github.com/chanio/chanio/actor.(*Group).worker")); err == nil {
+		if err = goleak.Find(baseline, goleak.IgnoreTopFunction("github.com/chanio/chanio/actor.(*Group).serveIdle")); err == nil {
 			break
 		}
 	}
