@@ -127,31 +127,27 @@ func readAlone(t *testing.T, chunks [][]byte, maxMessage int64) readOutcome {
 	return out
 }
 
-// readWhileParked sends chunks to a connection whose reader has parked it
-// (each chunk once it is parked again, when it parks again), and reads it
-// with [Readers] as a server does.
-func readWhileParked(t *testing.T, p *Poller, chunks [][]byte, maxMessage int64, refuse int) (readOutcome, *recordingReceiver) {
+// startParked reads server with [Readers] on p into r, as a server does,
+// and returns once the reader has parked the quiet connection (idle).
+func startParked(t *testing.T, p *Poller, server *WebSocket, r Receiver, idle <-chan struct{}) *actor.Group {
 	t.Helper()
-	cc, sc := tcpPair(t)
-	server := NewWebSocket(sc, nil, ServerSide, maxMessage, 0)
 	g := actor.NewGroup(nil)
 	rs := Readers{Group: g, Poller: p, Quiet: time.Millisecond}
-	rec := newRecordingReceiver()
-	rec.refuse = refuse
-	if err := rs.Read(server, rec); err != nil {
+	if err := rs.Read(server, r); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-rec.idle:
+	case <-idle:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the reader never parked the quiet connection")
 	}
-	for _, c := range chunks {
-		if _, err := cc.Write(c); err != nil {
-			break
-		}
-	}
-	_ = cc.(*net.TCPConn).CloseWrite()
+	return g
+}
+
+// endParked waits for reading to end, then closes server and waits for
+// the readers' goroutines.
+func endParked(t *testing.T, rec *recordingReceiver, server *WebSocket, g *actor.Group) {
+	t.Helper()
 	select {
 	case <-rec.ended:
 	case <-time.After(10 * time.Second):
@@ -160,6 +156,24 @@ func readWhileParked(t *testing.T, p *Poller, chunks [][]byte, maxMessage int64,
 	_ = server.Close()
 	g.Seal()
 	g.Wait()
+}
+
+// readWhileParked sends chunks, back to back, to a connection whose
+// reader has parked it, and reads it with [Readers] as a server does.
+func readWhileParked(t *testing.T, p *Poller, chunks [][]byte, maxMessage int64, refuse int) (readOutcome, *recordingReceiver) {
+	t.Helper()
+	cc, sc := tcpPair(t)
+	server := NewWebSocket(sc, nil, ServerSide, maxMessage, 0)
+	rec := newRecordingReceiver()
+	rec.refuse = refuse
+	g := startParked(t, p, server, rec, rec.idle)
+	for _, c := range chunks {
+		if _, err := cc.Write(c); err != nil {
+			break
+		}
+	}
+	_ = cc.(*net.TCPConn).CloseWrite()
+	endParked(t, rec, server, g)
 	back, _ := io.ReadAll(cc)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -244,15 +258,9 @@ func TestParkedReadStaysParked(t *testing.T) {
 	p := runPoller(t)
 	cc, sc := tcpPair(t)
 	server := NewWebSocket(sc, nil, ServerSide, 1<<20, 0)
-	g := actor.NewGroup(nil)
-	rs := Readers{Group: g, Poller: p, Quiet: time.Millisecond}
 	rec := newRecordingReceiver()
 	got := make(chan struct{}, 1)
-	tr := &notifyingReceiver{recordingReceiver: rec, got: got}
-	if err := rs.Read(server, tr); err != nil {
-		t.Fatal(err)
-	}
-	<-rec.idle
+	g := startParked(t, p, server, &notifyingReceiver{recordingReceiver: rec, got: got}, rec.idle)
 	before := g.Len()
 	const n = 50
 	for i := range n {
@@ -275,10 +283,7 @@ func TestParkedReadStaysParked(t *testing.T) {
 		t.Errorf("%d packets on the poller's goroutine, %d by a reader; want %d and 0", quick, slow, n)
 	}
 	_ = cc.Close()
-	<-rec.ended
-	_ = server.Close()
-	g.Seal()
-	g.Wait()
+	endParked(t, rec, server, g)
 }
 
 // notifyingReceiver signals every packet taken.
@@ -309,27 +314,15 @@ func TestParkedReadReportsReset(t *testing.T) {
 	p := runPoller(t)
 	cc, sc := tcpPair(t)
 	server := NewWebSocket(sc, nil, ServerSide, 1<<20, 0)
-	g := actor.NewGroup(nil)
-	rs := Readers{Group: g, Poller: p, Quiet: time.Millisecond}
 	rec := newRecordingReceiver()
-	if err := rs.Read(server, rec); err != nil {
-		t.Fatal(err)
-	}
-	<-rec.idle
+	g := startParked(t, p, server, rec, rec.idle)
 	// Unread data and a zero linger make the close a reset.
 	if _, err := server.Conn().Write([]byte{0x81, 0}); err != nil {
 		t.Fatal(err)
 	}
 	_ = cc.(*net.TCPConn).SetLinger(0)
 	_ = cc.Close()
-	select {
-	case <-rec.ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("reading never ended")
-	}
-	_ = server.Close()
-	g.Seal()
-	g.Wait()
+	endParked(t, rec, server, g)
 	if rec.endErr == nil || !strings.Contains(rec.endErr.Error(), "connection reset") {
 		t.Fatalf("ended with %v, want the reset", rec.endErr)
 	}
