@@ -20,8 +20,11 @@ func TestUpgradeEventJSClient(t *testing.T) {
 	requireNode(t)
 	// A short heartbeat, as with examples/echo in TestJSClientToChanio:
 	// engine.io-client's close over polling may exit before its close
-	// packet is posted, and the ping timeout then ends the session.
-	srv := eio.NewServer(&eio.Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	// packet is posted, and the ping timeout then ends the session. The
+	// timeout is 2s as there: at 200ms, with .ci/run and make test side by
+	// side, the Node client timed out the session itself ("ping timeout")
+	// before it closed, and the runs after it read its events.
+	srv := eio.NewServer(&eio.Options{PingInterval: 300 * time.Millisecond, PingTimeout: 2 * time.Second})
 	hs := httptest.NewServer(srv)
 	events := make(chan eio.Event, 4096)
 	done := make(chan struct{})
