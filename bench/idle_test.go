@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -94,27 +93,40 @@ func measureIdle(b *testing.B, name string, n int, used bool) idleCost {
 	b.StopTimer()
 	s := startServerWithDebug(b, name, serverArgs(name)...)
 	time.Sleep(200 * time.Millisecond)
+	return idleGrowth(b, s, n, func() (closeAll func()) {
+		clients := dialClients(b, s, n)
+		b.StopTimer()
+		if used {
+			for _, c := range clients {
+				exchangeOne(b, c)
+			}
+		}
+		return func() {
+			for _, c := range clients {
+				_ = c.Close()
+			}
+		}
+	})
+}
+
+// idleGrowth measures s, runs open (on the clock) to open its n sessions,
+// lets them sit idle for idleSettle and returns the growth per session;
+// then it closes them with what open returned. The wait is what is
+// measured, not a synchronisation: the server finishes the handshakes,
+// its readers go quiet (chanio parks a reader after 100 ms without data)
+// and the runtime runs a GC or two, so that the figure is the steady idle
+// cost, not the handshakes' garbage. Every server gets the same time.
+func idleGrowth(b *testing.B, s *server, n int, open func() (closeAll func())) idleCost {
+	b.Helper()
 	rssBefore := s.rss(b)
 	heapBefore, goroutinesBefore := s.runtimeStats(b)
 	b.StartTimer()
-	clients := dialClients(b, s, n)
+	closeAll := open()
 	b.StopTimer()
-	if used {
-		for _, c := range clients {
-			exchangeOne(b, c)
-		}
-	}
-	// Let the server finish the handshakes, its readers go quiet (chanio
-	// parks a reader after 100 ms without data) and the runtime run a GC
-	// or two: the figure is the steady idle cost, not the handshakes'
-	// garbage. Both servers get the same time.
 	time.Sleep(idleSettle)
 	rssAfter := s.rss(b) // before runtimeStats, which collects
 	heapAfter, goroutinesAfter := s.runtimeStats(b)
-	for _, c := range clients {
-		_ = c.Close()
-	}
-	runtime.KeepAlive(clients)
+	closeAll()
 	per := func(before, after int64) float64 { return float64(after-before) / float64(n) }
 	return idleCost{
 		rss:        per(rssBefore, rssAfter),

@@ -113,38 +113,24 @@ func BenchmarkIdleWebTransportSessions(b *testing.B) {
 func measureIdleWT(b *testing.B, tr string, n int, hash [sha256.Size]byte, args ...string) idleCost {
 	b.StopTimer()
 	s := startServerWithDebug(b, "chanio", args...)
-	rssBefore := s.rss(b)
-	heapBefore, goroutinesBefore := s.runtimeStats(b)
-	b.StartTimer()
-	var closeAll func()
-	if tr == eio.TransportWebSocket {
-		clients := dialClients(b, s, n)
-		closeAll = func() {
-			for _, c := range clients {
-				_ = c.Close()
+	return idleGrowth(b, s, n, func() (closeAll func()) {
+		if tr == eio.TransportWebSocket {
+			clients := dialClients(b, s, n)
+			return func() {
+				for _, c := range clients {
+					_ = c.Close()
+				}
 			}
 		}
-	} else {
 		clients := dialWTClients(b, s, n, hash)
-		closeAll = func() {
+		return func() {
 			var wg sync.WaitGroup
 			for _, c := range clients {
 				wg.Go(func() { _ = c.Close() })
 			}
 			wg.Wait()
 		}
-	}
-	b.StopTimer()
-	time.Sleep(idleSettle) // the steady idle cost, as measureIdle waits for it
-	rssAfter := s.rss(b)
-	heapAfter, goroutinesAfter := s.runtimeStats(b)
-	closeAll()
-	per := func(before, after int64) float64 { return float64(after-before) / float64(n) }
-	return idleCost{
-		rss:        per(rssBefore, rssAfter),
-		heap:       per(heapBefore, heapAfter),
-		goroutines: per(int64(goroutinesBefore), int64(goroutinesAfter)),
-	}
+	})
 }
 
 // dialWTClients opens n WebTransport sessions to s, 16 at a time, and
