@@ -58,14 +58,22 @@ func (e *wtEcho) clientOpts(m clienttest.Mode) *eio.ClientOptions {
 	return &eio.ClientOptions{Transports: m.Transports, CertificateHashes: [][sha256.Size]byte{e.cert.Hash}}
 }
 
+// dial connects a client of mode m to e and waits until it is on the
+// mode's final transport.
+func (e *wtEcho) dial(t *testing.T, m clienttest.Mode) *eio.Client {
+	t.Helper()
+	c := clienttest.Dial(t, e.url, e.clientOpts(m))
+	clienttest.WaitTransport(t, c, m.Final)
+	return c
+}
+
 func TestWebTransportRoundTrips(t *testing.T) {
 	t.Parallel()
 	for _, m := range wtModes {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			e := wtStartEcho(t, nil, false)
-			c := clienttest.Dial(t, e.url, e.clientOpts(m))
-			clienttest.WaitTransport(t, c, m.Final)
+			c := e.dial(t, m)
 			if err := c.Send([]byte("hello é 😀")); err != nil {
 				t.Fatal(err)
 			}
@@ -128,8 +136,7 @@ func TestWebTransportServerDisconnect(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			e := wtStartEcho(t, nil, false)
-			c := clienttest.Dial(t, e.url, e.clientOpts(m))
-			clienttest.WaitTransport(t, c, m.Final)
+			c := e.dial(t, m)
 			if err := c.Send([]byte("close")); err != nil {
 				t.Fatal(err)
 			}
@@ -385,8 +392,7 @@ func TestWebTransportShutdown(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			e := wtStartEcho(t, nil, false)
-			c := clienttest.Dial(t, e.url, e.clientOpts(m))
-			clienttest.WaitTransport(t, c, m.Final)
+			c := e.dial(t, m)
 			ctx, cancel := context.WithTimeout(context.Background(), clienttest.Wait)
 			defer cancel()
 			if err := e.srv.Shutdown(ctx); err != nil {
@@ -437,9 +443,7 @@ func TestWebTransportClose(t *testing.T) {
 	e := wtStartEcho(t, nil, false)
 	var clients []*eio.Client
 	for _, m := range wtModes {
-		c := clienttest.Dial(t, e.url, e.clientOpts(m))
-		clienttest.WaitTransport(t, c, m.Final)
-		clients = append(clients, c)
+		clients = append(clients, e.dial(t, m))
 	}
 	if err := e.srv.Close(); err != nil {
 		t.Fatal(err)
